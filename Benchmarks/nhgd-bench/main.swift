@@ -1,0 +1,1 @@
+print("nhgd-bench: not yet implemented")

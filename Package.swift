@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Compile with `-Xswiftc -DNHGD_CHECK_INVARIANTS` to turn on the expensive
+/// `_checkInvariants()` bodies (see Docs/design.md). Benchmarks warn when it is on.
+let invariantFlag: [SwiftSetting] = []
+
+let package = Package(
+    name: "NaturalHypergradient",
+    products: [
+        .library(name: "NaturalHypergradient", targets: ["NaturalHypergradient"]),
+        .executable(name: "nhgd", targets: ["nhgd"]),
+        .executable(name: "nhgd-bench", targets: ["nhgd-bench"]),
+    ],
+    targets: [
+        // Layer 0: C bindings.
+        .systemLibrary(
+            name: "CLAPACK",
+            pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]
+        ),
+        // Layer 1: dense kernels and the low-rank-plus-diagonal operator.
+        .target(name: "NHGDLinearAlgebra", dependencies: ["CLAPACK"], swiftSettings: invariantFlag),
+        // Layer 2: streaming Fisher sketches.
+        .target(name: "NHGDSketches", dependencies: ["NHGDLinearAlgebra"], swiftSettings: invariantFlag),
+        // Layer 3: bilevel problems, data, estimators and the optimiser.
+        .target(
+            name: "NHGDBilevel",
+            dependencies: ["NHGDLinearAlgebra", "NHGDSketches"],
+            resources: [.copy("Resources")],
+            swiftSettings: invariantFlag
+        ),
+        // Umbrella: re-exports the three numerical layers.
+        .target(name: "NaturalHypergradient", dependencies: ["NHGDLinearAlgebra", "NHGDSketches", "NHGDBilevel"]),
+        // Layer 4: the tools. Reporting (arguments, tables, CSV/JSON, SVG) has no numerics.
+        .target(name: "NHGDReporting"),
+        .target(name: "NHGDCommand", dependencies: ["NaturalHypergradient", "NHGDReporting"]),
+        .executableTarget(name: "nhgd", dependencies: ["NHGDCommand"]),
+        .executableTarget(
+            name: "nhgd-bench",
+            dependencies: ["NaturalHypergradient", "NHGDReporting", "CLAPACK"],
+            path: "Benchmarks/nhgd-bench"
+        ),
+
+        // Test support: the property-based harness (its own tests below).
+        .target(name: "NHGDTestSupport", dependencies: ["NHGDLinearAlgebra"], path: "Tests/NHGDTestSupport"),
+        .testTarget(name: "NHGDTestSupportTests", dependencies: ["NHGDTestSupport"]),
+        .testTarget(name: "NHGDLinearAlgebraTests", dependencies: ["NHGDLinearAlgebra", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDSketchesTests", dependencies: ["NHGDSketches", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDBilevelTests", dependencies: ["NHGDBilevel", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDReportingTests", dependencies: ["NHGDReporting"]),
+        .testTarget(name: "NHGDCommandTests", dependencies: ["NHGDCommand", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDBenchmarkTests", dependencies: ["nhgd-bench"]),
+    ]
+)

@@ -1,0 +1,78 @@
+import Foundation
+internal import CLAPACK
+
+/// The Cholesky factorisation `A = L Lᵀ` of a symmetric positive-definite matrix (LAPACK
+/// `dpotrf`), and solves with it (`dpotrs`).
+///
+/// Eigen-style: a factorisation is an object that exists only if it succeeded, so solving with
+/// a failed one cannot happen. Only the lower triangle of the input is read.
+public struct CholeskyFactorization: Sendable {
+    /// The factor `L` in the lower triangle (the strict upper triangle holds input values).
+    public let factor: Matrix
+
+    /// Factors `a`.
+    /// - Throws: ``LinearAlgebraError/notPositiveDefinite(routine:minor:)`` naming the leading
+    ///   minor that failed, `dimensionMismatch` for a non-square input, `nonFinite` for NaN/∞.
+    /// - Complexity: n³/3 flops.
+    public init(_ a: Matrix) throws {
+        guard a.rows == a.columns else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "dpotrf", expected: "a square matrix", actual: "\(a.rows)×\(a.columns)")
+        }
+        if let bad = a.firstNonFiniteIndex {
+            throw LinearAlgebraError.nonFinite(operation: "dpotrf", argument: "matrix", index: bad)
+        }
+        var l = a
+        let n = try lapackInt(a.rows, "dpotrf")
+        if n > 0 {
+            let info = l.storage.withUnsafeMutableBufferPointer { lp in
+                LAPACKE_dpotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), n, lp.baseAddress, n)
+            }
+            try checkInfo(info, routine: "dpotrf") { .notPositiveDefinite(routine: "dpotrf", minor: $0) }
+        }
+        factor = l
+    }
+
+    /// Order of the factored matrix.
+    public var dimension: Int { factor.rows }
+
+    /// Solves `A X = B` in place for every column of `b`.
+    /// - Complexity: 2n² flops per right-hand side.
+    public func solve(_ b: inout Matrix) throws {
+        guard b.rows == dimension else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "dpotrs", expected: "\(dimension) rows", actual: "\(b.rows) rows")
+        }
+        if dimension == 0 || b.columns == 0 { return }
+        let n = try lapackInt(dimension, "dpotrs"), nrhs = try lapackInt(b.columns, "dpotrs")
+        let info = factor.storage.withUnsafeBufferPointer { lp in
+            b.storage.withUnsafeMutableBufferPointer { bp in
+                LAPACKE_dpotrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), n, nrhs, lp.baseAddress, n,
+                               bp.baseAddress, n)
+            }
+        }
+        try checkInfo(info, routine: "dpotrs") { _ in .illegalArgument(routine: "dpotrs", position: 0) }
+    }
+
+    /// Solves `A x = b` in place for one vector.
+    public func solve(_ b: inout [Double]) throws {
+        guard b.count == dimension else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "dpotrs", expected: "length \(dimension)", actual: "length \(b.count)")
+        }
+        if dimension == 0 { return }
+        let n = try lapackInt(dimension, "dpotrs")
+        let info = factor.storage.withUnsafeBufferPointer { lp in
+            b.withUnsafeMutableBufferPointer { bp in
+                LAPACKE_dpotrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), n, 1, lp.baseAddress, n,
+                               bp.baseAddress, n)
+            }
+        }
+        try checkInfo(info, routine: "dpotrs") { _ in .illegalArgument(routine: "dpotrs", position: 0) }
+    }
+
+    /// `log det A = 2 Σ log Lᵢᵢ`.
+    public var logDeterminant: Double {
+        (0..<dimension).reduce(0) { $0 + 2 * log(factor[$1, $1]) }
+    }
+}

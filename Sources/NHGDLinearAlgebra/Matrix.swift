@@ -1,0 +1,132 @@
+/// A dense, column-major matrix of `Double`s: the storage every BLAS/LAPACK wrapper here uses.
+///
+/// Element `(i, j)` lives at `storage[i + j * rows]`, so column `j` is the contiguous slice
+/// `storage[j*rows ..< (j+1)*rows]`. A block of `b` vectors of length `p` (per-sample
+/// gradients, right-hand sides) is a `p × b` matrix. Value semantics come from `Array`'s
+/// copy-on-write.
+public struct Matrix: Equatable, Sendable {
+    /// Number of rows.
+    public private(set) var rows: Int
+    /// Number of columns.
+    public private(set) var columns: Int
+    /// Column-major elements, `rows * columns` of them.
+    public var storage: [Double]
+
+    /// A `rows × columns` matrix filled with `value`.
+    public init(rows: Int, columns: Int, repeating value: Double = 0) {
+        precondition(rows >= 0 && columns >= 0, "Matrix dimensions must be non-negative")
+        self.rows = rows
+        self.columns = columns
+        self.storage = Array(repeating: value, count: rows * columns)
+    }
+
+    /// Wraps column-major `storage`; throws if its length is not `rows * columns`.
+    public init(rows: Int, columns: Int, storage: [Double]) throws {
+        guard rows >= 0, columns >= 0, storage.count == rows * columns else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "Matrix.init", expected: "\(rows)×\(columns) = \(rows * columns) elements",
+                actual: "\(storage.count) elements")
+        }
+        self.rows = rows
+        self.columns = columns
+        self.storage = storage
+    }
+
+    /// A matrix whose `j`-th column is `columns[j]`; all columns must have one length.
+    public init(columns: [[Double]]) throws {
+        let rows = columns.first?.count ?? 0
+        for (j, column) in columns.enumerated() where column.count != rows {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "Matrix.init(columns:)", expected: "column \(j) of length \(rows)",
+                actual: "length \(column.count)")
+        }
+        self.rows = rows
+        self.columns = columns.count
+        self.storage = columns.flatMap { $0 }
+    }
+
+    /// The `n × n` identity.
+    public static func identity(_ n: Int) -> Matrix {
+        var m = Matrix(rows: n, columns: n)
+        for i in 0..<n { m.storage[i + i * n] = 1 }
+        return m
+    }
+
+    /// A square matrix with `diagonal` on its diagonal.
+    public static func diagonal(_ diagonal: [Double]) -> Matrix {
+        let n = diagonal.count
+        var m = Matrix(rows: n, columns: n)
+        for i in 0..<n { m.storage[i + i * n] = diagonal[i] }
+        return m
+    }
+
+    /// Element access (no bounds check beyond `Array`'s).
+    @inlinable
+    public subscript(row: Int, column: Int) -> Double {
+        get { storage[row + column * rows] }
+        set { storage[row + column * rows] = newValue }
+    }
+
+    /// Copy of column `j`.
+    public func column(_ j: Int) -> [Double] {
+        Array(storage[(j * rows)..<((j + 1) * rows)])
+    }
+
+    /// The transpose, as a new matrix.
+    /// - Complexity: O(rows · columns).
+    public var transposed: Matrix {
+        var t = Matrix(rows: columns, columns: rows)
+        for j in 0..<columns {
+            for i in 0..<rows { t.storage[j + i * columns] = storage[i + j * rows] }
+        }
+        return t
+    }
+
+    /// The leading `count` columns (a thin view copied out).
+    public func leadingColumns(_ count: Int) -> Matrix {
+        precondition(count >= 0 && count <= columns)
+        var m = Matrix(rows: rows, columns: count)
+        m.storage.withUnsafeMutableBufferPointer { dst in
+            storage.withUnsafeBufferPointer { src in
+                for i in 0..<(rows * count) { dst[i] = src[i] }
+            }
+        }
+        return m
+    }
+
+    /// Changes the shape in place, keeping leading columns and zero-filling new ones.
+    /// Used by streaming objects that reuse one allocation for a varying number of columns.
+    public mutating func resizeColumns(to count: Int) {
+        precondition(count >= 0)
+        let newCount = rows * count
+        if newCount < storage.count {
+            storage.removeLast(storage.count - newCount)
+        } else if newCount > storage.count {
+            storage.append(contentsOf: repeatElement(0, count: newCount - storage.count))
+        }
+        columns = count
+    }
+
+    /// Index of the first non-finite element, or `nil` when all are finite.
+    public var firstNonFiniteIndex: Int? {
+        storage.firstNonFiniteIndex
+    }
+
+    /// Bytes of element storage.
+    public var byteCount: Int { storage.count * MemoryLayout<Double>.stride }
+}
+
+extension Array where Element == Double {
+    /// Index of the first NaN or ±∞, or `nil` when every element is finite.
+    /// - Complexity: O(count), a single vectorisable pass.
+    @inlinable
+    public var firstNonFiniteIndex: Int? {
+        withUnsafeBufferPointer { buffer -> Int? in
+            // Summing x·0 is NaN exactly when some x is NaN or ±∞: one fast pass, then a scan.
+            var probe = 0.0
+            for x in buffer { probe += x * 0 }
+            if probe == 0 { return nil }
+            return buffer.firstIndex { !$0.isFinite }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+internal import CLAPACK
+
+/// Eigen-decomposition `A = Q diag(λ) Qᵀ` of a symmetric matrix by divide and conquer
+/// (LAPACK `dsyevd`). Eigenvalues are in ascending order; column `i` of `vectors` belongs to
+/// `values[i]`. Only the lower triangle of the input is read.
+public struct SymmetricEigendecomposition: Sendable {
+    /// Eigenvalues, ascending.
+    public let values: [Double]
+    /// Orthonormal eigenvectors, one per column.
+    public let vectors: Matrix
+
+    /// - Complexity: about 9n³ flops with vectors (LAPACK Working Note 41 counts).
+    public init(_ a: Matrix) throws {
+        guard a.rows == a.columns else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "dsyevd", expected: "a square matrix", actual: "\(a.rows)×\(a.columns)")
+        }
+        if let bad = a.firstNonFiniteIndex {
+            throw LinearAlgebraError.nonFinite(operation: "dsyevd", argument: "matrix", index: bad)
+        }
+        var q = a
+        var w = [Double](repeating: 0, count: a.rows)
+        let n = try lapackInt(a.rows, "dsyevd")
+        if n > 0 {
+            let info = q.storage.withUnsafeMutableBufferPointer { qp in
+                w.withUnsafeMutableBufferPointer { wp in
+                    LAPACKE_dsyevd(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "L")),
+                                   n, qp.baseAddress, n, wp.baseAddress)
+                }
+            }
+            try checkInfo(info, routine: "dsyevd") { .noConvergence(routine: "dsyevd", info: $0) }
+        }
+        values = w
+        vectors = q
+    }
+}

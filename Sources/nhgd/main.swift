@@ -1,0 +1,1 @@
+print("nhgd: not yet implemented")

@@ -1,0 +1,33 @@
+import NHGDLinearAlgebra
+
+extension FrequentDirectionsSketch {
+    /// Checks the representation invariants. Does real work only when compiled with
+    /// `-DNHGD_CHECK_INVARIANTS` (it costs a p×ℓ² Gram matrix); otherwise it is empty.
+    ///
+    /// - `0 ≤ keptColumns ≤ filledColumns ≤ 2ℓ`, `keptSquaredNorms.count == keptColumns`;
+    /// - `0 < c`, `Δ ≥ 0`, the tracked diagonal is non-negative;
+    /// - the kept columns are orthogonal with the recorded squared norms, to a relative
+    ///   10⁻⁶ of the largest (drift is bounded by the re-orthogonalisation interval).
+    public func _checkInvariants() {
+        #if NHGD_CHECK_INVARIANTS
+        precondition(0 <= keptColumns && keptColumns <= filledColumns && filledColumns <= 2 * rank,
+                     "FD: column counts out of range")
+        precondition(keptSquaredNorms.count == keptColumns, "FD: kept norms out of sync")
+        precondition(columnScale > 0 && columnScale.isFinite, "FD: bad column scale \(columnScale)")
+        precondition(shrunkMass >= 0 && shrunkMass.isFinite, "FD: bad shrunk mass \(shrunkMass)")
+        precondition(exactDiagonal.allSatisfy { $0 >= 0 }, "FD: negative tracked diagonal")
+        if keptColumns > 0 {
+            var gram = Matrix(rows: keptColumns, columns: keptColumns)
+            try! BLAS.syrk(.transpose, buffer, columns: 0..<keptColumns, &gram)
+            let scale = keptSquaredNorms.max() ?? 0
+            for j in 0..<keptColumns {
+                for i in 0..<keptColumns {
+                    let expected = i == j ? keptSquaredNorms[i] : 0
+                    precondition(abs(gram[i, j] - expected) <= 1e-6 * scale,
+                                 "FD: kept columns \(i), \(j) not orthogonal: \(gram[i, j]) vs \(expected)")
+                }
+            }
+        }
+        #endif
+    }
+}

@@ -1,0 +1,322 @@
+import NHGDLinearAlgebra
+
+/// A Frequent Directions sketch of the empirical Fisher: a p×ℓ factor `B` (plus up to ℓ
+/// not-yet-shrunk columns) with `BBᵀ ≈ F`, and optional diagonal compensation
+/// (Liberty 2013; Ghashami, Liberty, Phillips, Woodruff, SIAM J. Comput. 2016; Luo et al.,
+/// JMLR 2019; ALGORITHMS.md §5).
+///
+/// The rows of the stream are the scaled gradients `aᵢ = √(β wᵢ / b)·gᵢ`, and forgetting
+/// scales everything held so far by `√(1 − β)` (the shrunk mass Δ by `1 − β`), so the sketch
+/// summarises `A` with `AᵀA = F = Σ_t (decay)·(β/b) Σᵢ wᵢ gᵢgᵢᵀ`. The buffer holds 2ℓ
+/// columns; when it is full it is shrunk to ℓ: with `λ₁ ≥ … ≥ λ_{2ℓ}` the squared singular
+/// values of the buffer and `δ = λ_{ℓ+1}`, direction i is kept with squared length `λᵢ − δ`.
+/// With `Δ = Σ δ` over all shrinks (decayed):
+///
+/// ```
+/// 0 ⪯ AᵀA − BᵀB ⪯ Δ·I,      ‖A‖_F² − ‖B‖_F² ≥ (ℓ + 1)·Δ,
+/// ‖AᵀA − BᵀB‖₂ ≤ ‖A − A_k‖_F² / (ℓ + 1 − k)   for every k ≤ ℓ,
+/// ```
+///
+/// (δ = λ_{ℓ+1} keeps ℓ non-zero directions, which is textbook FD with ℓ + 1 rows, so the
+/// bounds are those of the textbook with ℓ + 1 and imply the ones stated with ℓ). The sketch
+/// is exact while at most ℓ gradients have arrived.
+///
+/// ```swift
+/// var sketch = try FrequentDirectionsSketch(dimension: p, rank: 64, compensation: .scalar)
+/// try sketch.ingest(gradients, weights: nil, forgetting: 0.1)      // p×b block
+/// var fisher = try sketch.lowRankPlusDiagonal(adding: regulariserCurvature)
+/// let u = try fisher.solve(v, damping: λ)                           // Woodbury
+/// ```
+///
+/// Memory: the p×2ℓ buffer, plus p doubles for `.residualDiagonal`, plus row-panel scratch of
+/// at most 3·2¹⁶ doubles: within the `(2ℓ + 2)·p·8`-byte budget. In steady state an ingest
+/// allocates nothing p-sized (the `.svd` shrink does: it is the reference method).
+public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
+    /// p.
+    public let dimension: Int
+    /// ℓ, the number of directions kept after a shrink.
+    public let rank: Int
+    /// What is added to the diagonal for the shrunk mass.
+    public let compensation: DiagonalCompensation
+    /// How the buffer is shrunk.
+    public let shrinkMethod: ShrinkMethod
+    /// Whether blocks are compressed before they are ingested.
+    public let compression: IngestCompression
+
+    /// The buffer: `columnScale · buffer[:, 0..<filledColumns]` is the current `B` (p×m).
+    var buffer: Matrix
+    /// m, the number of columns of `buffer` in use (≤ 2ℓ).
+    public internal(set) var filledColumns: Int = 0
+    /// The leading columns that are (to rounding) orthogonal, left by the last shrink.
+    var keptColumns: Int = 0
+    /// Squared norms of the kept columns, in stored (unscaled) units.
+    var keptSquaredNorms: [Double] = []
+    /// c: `B = c · buffer`. Forgetting multiplies c by √(1 − β) in O(1) instead of scaling
+    /// the whole buffer; shrinks fold c back into the columns.
+    var columnScale: Double = 1
+    /// Δ, the decayed sum of the shrink thresholds δ.
+    public internal(set) var shrunkMass: Double = 0
+    /// `diag(AᵀA)`, tracked exactly for `.residualDiagonal` (empty otherwise).
+    var exactDiagonal: [Double]
+    public internal(set) var ingestedCount: Int = 0
+    /// Shrinks since creation or `reset`.
+    public internal(set) var shrinkCount: Int = 0
+    /// Structured-Gram shrinks since the last full-Gram one (`.gramTrick` only).
+    var shrinksSinceFullGram: Int = 0
+    /// The seed of `compressionGenerator`, for `reset`.
+    let seed: UInt64
+    /// Draws Ω for `IngestCompression.gaussian`.
+    var compressionGenerator: Xoshiro256StarStar
+    /// Row-panel scratch for the Gram-trick rotation: `panelRows × 2ℓ` in, `panelRows × ℓ` out.
+    var panelIn: Matrix
+    var panelOut: Matrix
+
+    /// Creates an empty sketch.
+    /// - Parameters:
+    ///   - dimension: p ≥ 1.
+    ///   - rank: ℓ ≥ 1, the number of directions kept.
+    ///   - compensation: diagonal compensation (default none).
+    ///   - shrinkMethod: `.gramTrick` (default) or `.svd`.
+    ///   - compression: `.none` (default) or `.gaussian(columns: s)`.
+    ///   - seed: seeds the generator that draws the compression matrices.
+    /// - Throws: `invalidArgument` for a non-positive size, interval or width;
+    ///   `tooLargeToMaterialize` when the p×2ℓ buffer's byte count overflows.
+    public init(
+        dimension: Int, rank: Int, compensation: DiagonalCompensation = .none,
+        shrinkMethod: ShrinkMethod = .gramTrick, compression: IngestCompression = .none, seed: UInt64 = 0
+    ) throws {
+        let op = "FrequentDirectionsSketch.init"
+        try requirePositive(dimension, "dimension", op)
+        try requirePositive(rank, "rank", op)
+        if case let .gramTrick(interval) = shrinkMethod { try requirePositive(interval, "reorthogonalizationInterval", op) }
+        if case let .gaussian(columns) = compression { try requirePositive(columns, "compressed width s", op) }
+        let (elements, overflow) = dimension.multipliedReportingOverflow(by: 2 * rank)
+        guard !overflow, elements <= Int.max / 8 else {
+            throw LinearAlgebraError.tooLargeToMaterialize(dimension: dimension, bytesNeeded: Int.max, bytesAllowed: Int.max)
+        }
+        self.dimension = dimension
+        self.rank = rank
+        self.compensation = compensation
+        self.shrinkMethod = shrinkMethod
+        self.compression = compression
+        self.seed = seed
+        compressionGenerator = Xoshiro256StarStar(seed: seed)
+        buffer = Matrix(rows: dimension, columns: 2 * rank)
+        exactDiagonal = compensation == .residualDiagonal ? [Double](repeating: 0, count: dimension) : []
+        let rows = Self.panelRows(dimension: dimension, rank: rank)
+        if case .gramTrick = shrinkMethod {
+            panelIn = Matrix(rows: rows, columns: 2 * rank)
+            panelOut = Matrix(rows: rows, columns: rank)
+        } else {
+            panelIn = Matrix(rows: 0, columns: 0)
+            panelOut = Matrix(rows: 0, columns: 0)
+        }
+    }
+
+    /// Rows per panel of the rotation: about 2¹⁶ doubles (512 KiB) of input, so a panel stays in
+    /// cache, but at least 64 rows so each gemm call has enough work.
+    static func panelRows(dimension: Int, rank: Int) -> Int {
+        min(dimension, max(64, (1 << 16) / (2 * rank)))
+    }
+
+    // MARK: FisherSketch
+
+    /// Folds a p×b block into the sketch (see ``FisherSketch/ingest(_:weights:forgetting:)``).
+    /// With `compression == .gaussian(columns: s)` the block is first compressed to s columns
+    /// with Ω drawn from the sketch's own seeded generator.
+    /// - Complexity: O(p·b) to append, plus a shrink (≈ 7pℓ² flops for the Gram trick) every
+    ///   ℓ appended columns: amortised O(pℓ) per gradient.
+    public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
+        switch compression {
+        case .none:
+            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                                operation: "FrequentDirectionsSketch.ingest")
+            try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
+        case let .gaussian(columns):
+            var rng = compressionGenerator
+            try ingest(gradients, weights: weights, forgetting: beta, compressingTo: columns, using: &rng)
+            compressionGenerator = rng
+        }
+    }
+
+    /// Folds a p×b block in after compressing it to s columns without bias: the scaled block
+    /// `A_blk = G diag(√(β wᵢ / b))` is replaced by `A_blk Ω` with Ω ∈ ℝ^{b×s} of independent
+    /// N(0, 1/s) entries, so that `E[A_blk Ω Ωᵀ A_blkᵀ] = A_blk A_blkᵀ`. One gemm (2pbs flops)
+    /// writes the compressed columns straight into the buffer.
+    ///
+    /// The sketch's guarantees then hold for the compressed stream; against the true one the
+    /// estimate is unbiased with a variance that falls like 1/s (Docs/sketches.md). With
+    /// `.residualDiagonal` the tracked diagonal is the compressed stream's, so the two parts of
+    /// the estimate stay consistent.
+    /// - Throws: as ``ingest(_:weights:forgetting:)``, and `invalidArgument` for s < 1.
+    public mutating func ingest(
+        _ gradients: Matrix, weights: [Double]?, forgetting beta: Double, compressingTo s: Int,
+        using rng: inout some RandomNumberGenerator
+    ) throws {
+        let op = "FrequentDirectionsSketch.ingest(compressingTo:)"
+        try requirePositive(s, "compressed width s", op)
+        let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                            operation: op)
+        let b = gradients.columns
+        // Ω with row i scaled by √(β wᵢ / b): then G Ω = A_blk Ω_unscaled.
+        var omega = Matrix(rows: b, columns: s)
+        let normalisation = 1 / Double(s).squareRoot()
+        omega.storage.withUnsafeMutableBufferPointer { o in
+            for j in 0..<s {
+                for i in 0..<b { o[i + j * b] = rng.nextGaussian() * normalisation * scales[i] }
+            }
+        }
+        try append(gradients, rowScales: scales, compression: omega, forgetting: beta)
+    }
+
+    public mutating func reset() {
+        filledColumns = 0
+        keptColumns = 0
+        keptSquaredNorms.removeAll(keepingCapacity: true)
+        columnScale = 1
+        shrunkMass = 0
+        if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: 0) }
+        ingestedCount = 0
+        shrinkCount = 0
+        shrinksSinceFullGram = 0
+        compressionGenerator = Xoshiro256StarStar(seed: seed)
+    }
+
+    /// `diag(d) + U Uᵀ` with `U = B` (all m ≤ 2ℓ buffered columns, so nothing more is lost) and
+    /// `d = extraDiagonal + compensation` (Δ/2, or `max(0, diag(AᵀA) − diag(BBᵀ))`; the clamp
+    /// only removes rounding-level negatives since `diag(AᵀA − BBᵀ) ≥ 0`).
+    /// - Complexity: O(p·m) (a copy of the buffer).
+    public func lowRankPlusDiagonal(adding extraDiagonal: [Double]?) throws -> LowRankPlusDiagonal {
+        var d = try validatedExtraDiagonal(extraDiagonal, dimension: dimension,
+                                           operation: "FrequentDirectionsSketch.lowRankPlusDiagonal")
+        var u = buffer.leadingColumns(filledColumns)
+        BLAS.scale(&u.storage, by: columnScale)
+        switch compensation {
+        case .none:
+            break
+        case .scalar:
+            let alpha = shrunkMass / 2
+            for i in 0..<dimension { d[i] += alpha }
+        case .residualDiagonal:
+            var sketched = [Double](repeating: 0, count: dimension)
+            addSquaredRowNorms(of: u, columns: 0..<u.columns, weight: 1, to: &sketched)
+            for i in 0..<dimension { d[i] += max(0, exactDiagonal[i] - sketched[i]) }
+        }
+        return try LowRankPlusDiagonal(diagonal: d, factor: u)
+    }
+
+    /// Δ for `.none` and `.residualDiagonal`, Δ/2 for `.scalar` (see ``DiagonalCompensation``).
+    public var spectralErrorBound: Double {
+        compensation == .scalar ? shrunkMass / 2 : shrunkMass
+    }
+
+    public var byteCount: Int {
+        buffer.byteCount + exactDiagonal.count * 8 + keptSquaredNorms.capacity * 8
+            + panelIn.byteCount + panelOut.byteCount
+    }
+
+    // MARK: Merging
+
+    /// Replaces `self` with a sketch of both streams (`F̂ ≈ F_self + F_other`): the two
+    /// buffers are compacted to at most ℓ columns each (a shrink where needed), stacked, and
+    /// the shrunk masses and tracked diagonals add. Each shrink satisfies FD's per-shrink
+    /// inequalities, so the bounds hold for the concatenated stream with Δ = Δ_self + Δ_other
+    /// + the new thresholds (Ghashami et al. 2016, mergeability).
+    /// - Throws: `dimensionMismatch` or `invalidArgument` when p, ℓ or the compensation differ.
+    public mutating func merge(_ other: FrequentDirectionsSketch) throws {
+        let op = "FrequentDirectionsSketch.merge"
+        guard other.dimension == dimension else {
+            throw LinearAlgebraError.dimensionMismatch(operation: op, expected: "dimension \(dimension)",
+                                                       actual: "dimension \(other.dimension)")
+        }
+        guard other.rank == rank, other.compensation == compensation else {
+            throw LinearAlgebraError.invalidArgument(
+                operation: op, message: "sketches differ in configuration: rank \(rank) vs \(other.rank), "
+                    + "compensation \(compensation) vs \(other.compensation)")
+        }
+        var incoming = other
+        if incoming.filledColumns > rank { try incoming.shrink() }
+        if filledColumns + incoming.filledColumns > 2 * rank { try shrink() }
+        foldColumnScale()
+        let count = incoming.filledColumns
+        copyScaledColumns(of: incoming.buffer, columns: 0..<count, scales: [Double](repeating: 1, count: count),
+                          multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
+        filledColumns += count
+        shrunkMass += incoming.shrunkMass
+        if compensation == .residualDiagonal { BLAS.axpy(1, incoming.exactDiagonal, &exactDiagonal) }
+        ingestedCount += incoming.ingestedCount
+        shrinkCount += incoming.shrinkCount
+        _checkInvariants()
+    }
+
+    // MARK: Ingestion
+
+    /// Applies forgetting, then appends the block's columns (scaled, or compressed by
+    /// `compression` whose rows are already scaled), shrinking whenever the buffer is full.
+    mutating func append(_ gradients: Matrix, rowScales: [Double], compression omega: Matrix?, forgetting beta: Double) throws {
+        applyForgetting(beta)
+        let incoming = omega?.columns ?? gradients.columns
+        var done = 0
+        while done < incoming {
+            if filledColumns == 2 * rank { try shrink() }
+            let n = min(incoming - done, 2 * rank - filledColumns)
+            let target = filledColumns..<(filledColumns + n)
+            if let omega {
+                try BLAS.gemm(.none, .none, alpha: 1 / columnScale, gradients, columns: 0..<gradients.columns,
+                              omega, columns: done..<(done + n),
+                              beta: 0, &buffer, columns: target)
+                if compensation == .residualDiagonal {
+                    addSquaredRowNorms(of: buffer, columns: target, weight: columnScale * columnScale, to: &exactDiagonal)
+                }
+            } else if compensation == .residualDiagonal {
+                var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
+                exactDiagonal = []
+                diagonal.withUnsafeMutableBufferPointer { d in
+                    copyScaledColumns(of: gradients, columns: done..<(done + n), scales: rowScales,
+                                      multiplier: 1 / columnScale, into: &buffer, at: filledColumns,
+                                      squaresInto: d, squareWeight: columnScale * columnScale)
+                }
+                exactDiagonal = diagonal
+            } else {
+                copyScaledColumns(of: gradients, columns: done..<(done + n), scales: rowScales,
+                                  multiplier: 1 / columnScale, into: &buffer, at: filledColumns)
+            }
+            filledColumns += n
+            done += n
+        }
+        ingestedCount += gradients.columns
+        _checkInvariants()
+    }
+
+    /// `F ← (1 − β) F`: O(1) on the buffer (through c), O(p) on the tracked diagonal. β = 1
+    /// empties the sketch.
+    mutating func applyForgetting(_ beta: Double) {
+        if beta == 1 {
+            filledColumns = 0
+            keptColumns = 0
+            keptSquaredNorms.removeAll(keepingCapacity: true)
+            columnScale = 1
+            shrunkMass = 0
+            shrinksSinceFullGram = 0
+            if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: 0) }
+            return
+        }
+        let keep = 1 - beta
+        columnScale *= keep.squareRoot()
+        shrunkMass *= keep
+        if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: keep) }
+        // Far from underflow (c ≥ 2⁻⁴⁰⁰ keeps 1/c and c² finite), fold c into the columns.
+        if columnScale < 0x1p-400 { foldColumnScale() }
+    }
+
+    /// Makes c = 1 by scaling the stored columns: O(p·m).
+    mutating func foldColumnScale() {
+        if columnScale == 1 { return }
+        let c = columnScale, count = dimension * filledColumns
+        buffer.storage.withUnsafeMutableBufferPointer { s in
+            for i in 0..<count { s[i] *= c }
+        }
+        for j in keptSquaredNorms.indices { keptSquaredNorms[j] *= c * c }
+        columnScale = 1
+    }
+}

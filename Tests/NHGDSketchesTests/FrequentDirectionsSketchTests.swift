@@ -1,0 +1,220 @@
+import NHGDLinearAlgebra
+import NHGDSketches
+import NHGDTestSupport
+import Testing
+
+/// A random FD configuration and stream, fed to the sketch and to the dense reference.
+private struct FDCase {
+    var sketch: FrequentDirectionsSketch
+    var reference: DecayedStreamReference
+    var events: [GradientBlockEvent]
+    var slack: Double
+}
+
+private func runFD(
+    _ c: inout PropertyCase, compensation: DiagonalCompensation = .none, method: ShrinkMethod? = nil,
+    kind: StreamKind? = nil, blocks: ClosedRange<Int> = 1...30
+) throws -> FDCase {
+    let p = c.size(2...80)
+    let rank = c.size(1...12)
+    let streamKind = kind ?? StreamKind.allCases[c.int(in: 0...2)]
+    let shrinkMethod = method ?? (c.bool() ? ShrinkMethod.svd : .gramTrick(reorthogonalizationInterval: c.int(in: 1...6)))
+    let events = c.gradientStream(dimension: p, blocks: c.size(blocks), kind: streamKind)
+    c.note("p=\(p) ℓ=\(rank) kind=\(streamKind) method=\(shrinkMethod) compensation=\(compensation) blocks=\(events.count)")
+    var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: compensation, shrinkMethod: shrinkMethod)
+    var reference = DecayedStreamReference(dimension: p)
+    for e in events {
+        try sketch.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting)
+        reference.ingest(e)
+    }
+    let slack = roundingSlack(dimension: p, rank: rank, shrinks: sketch.shrinkCount,
+                              frobeniusSquared: reference.frobeniusSquared)
+    c.note("N=\(reference.gradients.count) shrinks=\(sketch.shrinkCount) Δ=\(sketch.shrunkMass) ‖A‖F²=\(reference.frobeniusSquared)")
+    return FDCase(sketch: sketch, reference: reference, events: events, slack: slack)
+}
+
+@Suite("Frequent Directions")
+struct FrequentDirectionsSketchTests {
+    @Test func sandwichAgainstDenseFisher() throws {
+        try forAll("0 ⪯ AᵀA − BᵀB ⪯ Δ·I", cases: 60) { c in
+            let run = try runFD(&c)
+            let e = difference(run.reference.fisher(), try materialized(run.sketch))
+            let lambda = try eigenvalues(e)
+            let delta = run.sketch.shrunkMass
+            try c.expect(lambda.first! >= -run.slack, "λ_min(AᵀA − BᵀB) = \(lambda.first!) < −slack \(run.slack)")
+            try c.expect(lambda.last! <= delta + run.slack, "λ_max = \(lambda.last!) > Δ + slack = \(delta) + \(run.slack)")
+            try c.expect(run.sketch.spectralErrorBound == delta, "plain FD reports Δ")
+        }
+    }
+
+    @Test func tailBoundForEveryK() throws {
+        try forAll("‖AᵀA − BᵀB‖₂ ≤ ‖A − A_k‖_F²/(ℓ + 1 − k)", cases: 50) { c in
+            let run = try runFD(&c)
+            let f = run.reference.fisher()
+            let error = try spectralNorm(difference(f, try materialized(run.sketch)))
+            let spectrum = try eigenvalues(f).reversed().map { max(0, $0) }   // σᵢ(A)², descending
+            let rank = run.sketch.rank
+            for k in 0...rank {
+                let tail = spectrum.dropFirst(k).reduce(0, +)
+                // δ = λ_{ℓ+1} keeps ℓ directions: textbook FD with ℓ + 1 rows (implies the ℓ − k form).
+                try c.expect(error <= tail / Double(rank + 1 - k) + run.slack,
+                             "k=\(k): ‖E‖₂ = \(error) > tail \(tail)/(ℓ+1−k) + slack \(run.slack)")
+            }
+        }
+    }
+
+    @Test func frobeniusMassBound() throws {
+        try forAll("‖A‖_F² − ‖B‖_F² ≥ (ℓ + 1)Δ", cases: 50) { c in
+            let run = try runFD(&c)
+            let b = try materialized(run.sketch)
+            let sketchMass = (0..<b.rows).reduce(0) { $0 + b[$1, $1] }
+            let lost = run.reference.frobeniusSquared - sketchMass
+            let bound = Double(run.sketch.rank + 1) * run.sketch.shrunkMass
+            try c.expect(lost >= bound - run.slack, "‖A‖² − ‖B‖² = \(lost) < (ℓ+1)Δ = \(bound)")
+        }
+    }
+
+    @Test func exactUntilTheBufferOverflowsAndOnLowRankStreams() throws {
+        try forAll("exact while ≤ 2ℓ rows, and on streams of rank ≤ ℓ", cases: 40) { c in
+            let p = c.size(2...60), rank = c.size(1...10)
+            // A short stream: no shrink has happened, Δ is exactly zero.
+            let short = c.gradientStream(dimension: p, blocks: 1, maxBlock: 2 * rank, kind: .isotropic)
+            var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            var reference = DecayedStreamReference(dimension: p)
+            for e in short { try sketch.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting); reference.ingest(e) }
+            try c.expect(sketch.shrunkMass == 0 && sketch.shrinkCount == 0, "a shrink happened on ≤ 2ℓ rows")
+            let f = reference.fisher()
+            // Same sums in a different order: relative error a few N·u.
+            let shortError = relativeError(try materialized(sketch), f)
+            try c.expect(shortError <= 8 * Double(2 * rank) * Double.ulpOfOne, "short stream not exact: \(shortError)")
+            // A long stream confined to an r ≤ ℓ dimensional subspace: every shrink has δ ≈ 0.
+            let r = min(p, c.int(in: 1...rank))
+            let long = c.gradientStream(dimension: p, blocks: c.size(5...30), kind: .lowRankPlusNoise, signalRank: r, noise: 0)
+            for method in [ShrinkMethod.svd, .gramTrick] {
+                var s = try FrequentDirectionsSketch(dimension: p, rank: rank, shrinkMethod: method)
+                var ref = DecayedStreamReference(dimension: p)
+                for e in long { try s.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting); ref.ingest(e) }
+                let slack = roundingSlack(dimension: p, rank: rank, shrinks: s.shrinkCount, frobeniusSquared: ref.frobeniusSquared)
+                let error = try spectralNorm(difference(ref.fisher(), try materialized(s)))
+                try c.expect(s.shrunkMass <= slack, "\(method): rank-\(r) stream lost Δ = \(s.shrunkMass) > \(slack)")
+                try c.expect(error <= slack, "\(method): rank-\(r) stream error \(error) > \(slack)")
+            }
+        }
+    }
+
+    @Test func scalarCompensationHalvesTheError() throws {
+        try forAll("‖F − (BBᵀ + Δ/2·I)‖₂ ≤ Δ/2", cases: 40) { c in
+            let run = try runFD(&c, compensation: .scalar)
+            let error = try spectralNorm(difference(run.reference.fisher(), try materialized(run.sketch)))
+            try c.expect(run.sketch.spectralErrorBound == run.sketch.shrunkMass / 2, "bound is not Δ/2")
+            try c.expect(error <= run.sketch.shrunkMass / 2 + run.slack,
+                         "error \(error) > Δ/2 = \(run.sketch.shrunkMass / 2) (+ \(run.slack))")
+        }
+    }
+
+    @Test func residualDiagonalMatchesTheDiagonal() throws {
+        try forAll("residual diagonal: diag(F̂) = diag(F), ‖F − F̂‖₂ ≤ Δ", cases: 40) { c in
+            let run = try runFD(&c, compensation: .residualDiagonal)
+            let f = run.reference.fisher(), estimate = try materialized(run.sketch)
+            let n = run.reference.gradients.count, rank = run.sketch.rank
+            for j in 0..<f.rows {
+                // diag(AᵀA) is a sum of N squares in both, in different orders (γ_N relative);
+                // diag(BBᵀ) cancels except where rounding made it exceed the tracked value,
+                // which the FD slack covers.
+                let tolerance = 8 * Double(n + 2 * rank) * Double.ulpOfOne * f[j, j] + run.slack
+                try c.expect(abs(estimate[j, j] - f[j, j]) <= tolerance,
+                             "diagonal \(j): \(estimate[j, j]) vs exact \(f[j, j]) (tol \(tolerance))")
+            }
+            let error = try spectralNorm(difference(f, estimate))
+            try c.expect(error <= run.sketch.spectralErrorBound + run.slack,
+                         "error \(error) > bound Δ = \(run.sketch.spectralErrorBound)")
+        }
+    }
+
+    @Test func forgettingEqualsSketchOfPrescaledRows() throws {
+        try forAll("decayed stream = FD of the pre-scaled rows", cases: 40) { c in
+            let run = try runFD(&c)
+            // The same rows, with their final decayed scales, as one block with β = 1:
+            // aᵢ = √(1·wᵢ/N)·gᵢ with wᵢ = N·(squared scale). Rows before the last β = 1 block have
+            // scale exactly 0 and the sketch dropped them: start after them, so both sketches
+            // see the same columns in the same order and shrink at the same points.
+            var first = 0, seen = 0
+            for e in run.events {
+                if e.forgetting == 1 { first = seen }
+                seen += e.gradients.columns
+            }
+            let kept = Array(first..<run.reference.gradients.count)
+            let n = kept.count
+            let g = try Matrix(columns: kept.map { run.reference.gradients[$0] })
+            let weights = kept.map { run.reference.squaredScales[$0] * Double(n) }
+            var prescaled = try FrequentDirectionsSketch(dimension: run.sketch.dimension, rank: run.sketch.rank,
+                                                         shrinkMethod: run.sketch.shrinkMethod)
+            try prescaled.ingest(g, weights: weights, forgetting: 1)
+            let gap = try spectralNorm(difference(try materialized(prescaled), try materialized(run.sketch)))
+            try c.expect(gap <= 2 * run.slack, "‖BBᵀ(decayed) − BBᵀ(prescaled)‖₂ = \(gap) > \(2 * run.slack)")
+            try c.expect(abs(prescaled.shrunkMass - run.sketch.shrunkMass) <= 2 * run.slack,
+                         "Δ differs: \(prescaled.shrunkMass) vs \(run.sketch.shrunkMass)")
+        }
+    }
+
+    @Test func mergeBoundsTheConcatenatedStream() throws {
+        try forAll("merge: FD bounds for the concatenated stream", cases: 40) { c in
+            let p = c.size(2...80), rank = c.size(1...12)
+            let compensation = [DiagonalCompensation.none, .scalar, .residualDiagonal][c.int(in: 0...2)]
+            c.note("p=\(p) ℓ=\(rank) compensation=\(compensation)")
+            var sketches: [FrequentDirectionsSketch] = []
+            var references: [DecayedStreamReference] = []
+            for _ in 0..<2 {
+                let events = c.gradientStream(dimension: p, blocks: c.size(1...20), kind: StreamKind.allCases[c.int(in: 0...2)])
+                var s = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: compensation)
+                var r = DecayedStreamReference(dimension: p)
+                for e in events { try s.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting); r.ingest(e) }
+                sketches.append(s)
+                references.append(r)
+            }
+            var merged = sketches[0]
+            try merged.merge(sketches[1])
+            var f = references[0].fisher()
+            try BLAS.syrk(.none, references[1].rows(), beta: 1, &f)
+            let mass = references[0].frobeniusSquared + references[1].frobeniusSquared
+            let slack = roundingSlack(dimension: p, rank: rank, shrinks: merged.shrinkCount, frobeniusSquared: mass)
+            // Plain FD part: 0 ⪯ F − BBᵀ ⪯ Δ·I with Δ the merged (summed) mass.
+            var plain = try merged.lowRankPlusDiagonal(adding: nil).materialized()
+            if compensation == .scalar { for i in 0..<p { plain[i, i] -= merged.shrunkMass / 2 } }
+            if compensation != .residualDiagonal {
+                let lambda = try eigenvalues(difference(f, plain))
+                try c.expect(lambda.first! >= -slack && lambda.last! <= merged.shrunkMass + slack,
+                             "merged: eigenvalues of F − BBᵀ in [\(lambda.first!), \(lambda.last!)], Δ = \(merged.shrunkMass)")
+            }
+            let error = try spectralNorm(difference(f, try materialized(merged)))
+            try c.expect(error <= merged.spectralErrorBound + slack,
+                         "merged error \(error) > bound \(merged.spectralErrorBound)")
+            try c.expect(merged.shrunkMass >= sketches[0].shrunkMass + sketches[1].shrunkMass, "Δs did not add")
+            try c.expect(merged.ingestedCount == sketches[0].ingestedCount + sketches[1].ingestedCount,
+                         "ingested counts do not add")
+        }
+    }
+
+    @Test func gramTrickAndSVDAgree() throws {
+        try forAll("Gram-trick and SVD shrinks agree", cases: 40) { c in
+            let p = c.size(2...80), rank = c.size(1...12)
+            let events = c.gradientStream(dimension: p, blocks: c.size(1...25), kind: StreamKind.allCases[c.int(in: 0...2)])
+            let interval = c.int(in: 1...6)
+            c.note("p=\(p) ℓ=\(rank) interval=\(interval)")
+            var gram = try FrequentDirectionsSketch(dimension: p, rank: rank, shrinkMethod: .gramTrick(reorthogonalizationInterval: interval))
+            var svd = try FrequentDirectionsSketch(dimension: p, rank: rank, shrinkMethod: .svd)
+            var reference = DecayedStreamReference(dimension: p)
+            for e in events {
+                try gram.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting)
+                try svd.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting)
+                reference.ingest(e)
+            }
+            let slack = roundingSlack(dimension: p, rank: rank, shrinks: gram.shrinkCount, frobeniusSquared: reference.frobeniusSquared)
+            // Both compute the same map M ↦ (MMᵀ − δI)₊ restricted to the top ℓ, which is Lipschitz
+            // in M MᵀM; the two roundings differ by the per-method slack.
+            let gap = try spectralNorm(difference(try materialized(gram), try materialized(svd)))
+            try c.expect(gap <= 2 * slack, "‖BBᵀ(Gram) − BBᵀ(SVD)‖₂ = \(gap) > \(2 * slack)")
+            try c.expect(abs(gram.shrunkMass - svd.shrunkMass) <= 2 * slack, "Δ: \(gram.shrunkMass) vs \(svd.shrunkMass)")
+        }
+    }
+}

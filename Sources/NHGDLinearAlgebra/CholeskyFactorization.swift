@@ -76,3 +76,7 @@ public struct CholeskyFactorization: Sendable {
         (0..<dimension).reduce(0) { $0 + 2 * log(factor[$1, $1]) }
     }
 }
+
+/// Two factorisations are equal when their factors are (used to check that failed operations
+/// leave state unchanged).
+extension CholeskyFactorization: Equatable {}

@@ -151,3 +151,7 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
         return a
     }
 }
+
+/// Equal when `d`, `U` and the cached factorisation (if any) are: so a comparison before and
+/// after a failed call checks that nothing at all changed.
+extension LowRankPlusDiagonal: Equatable {}

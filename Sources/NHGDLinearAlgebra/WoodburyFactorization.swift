@@ -170,3 +170,6 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
         (shiftedDiagonal.count + inverseShiftedDiagonal.count) * 8 + capacitance.factor.byteCount
     }
 }
+
+/// Equal when built for the same damping from the same `d` and `U`.
+extension WoodburyFactorization: Equatable {}

@@ -1,0 +1,234 @@
+import Foundation
+import NHGDLinearAlgebra
+import NHGDTestSupport
+import Testing
+
+/// `LowRankPlusDiagonal` against the dense matrix `diag(d) + λI + U Uᵀ`, over random
+/// p ∈ 1…300, k ∈ 0…min(p, 64), diagonals spread over two decades, dampings, and normalised
+/// low-rank spectra up to 1e10 (condition numbers of `A + λI` up to ~1e12); see ``WoodburyCase``.
+///
+/// Tolerance constants. Backward errors are measured with a residual computed in doubled
+/// precision (``accurateResidual(_:_:_:)``), so they are the solver's alone.
+///
+/// - Floor, `c = √(p + k + 2) + 1`: a step of fixed-precision iterative refinement computes
+///   the residual `v − (A+λI)x` in working precision, sums of length ≤ p + k + 2 whose rounding
+///   errors grow like √n·u with high probability (Higham and Mary, "A new approach to
+///   probabilistic rounding error analysis", SIAM J. Sci. Comput. 41(5), 2019), and stores
+///   `x + dx` with one more rounding (the +1). u = eps/2 leaves a factor 2 of margin.
+/// - Unrefined Woodbury subtracts two nearly equal vectors when `v` lies in the span of the
+///   low-rank part, amplifying those errors by up to `‖C‖₂ = 1 + μmax` (Yip, "A note on the
+///   stability of solving a rank-p modification of a linear system by the Sherman–Morrison–
+///   Woodbury formula", SIAM J. Sci. Stat. Comput. 7(2), 1986): bound `c·eps·‖C‖₂`.
+/// - One refinement step contracts the backward error by the solver's relative accuracy on
+///   the correction, about `‖C‖₂·eps` (Skeel 1980; Higham, *Accuracy and Stability*, §12.2),
+///   down to the floor: `ηᵢ₊₁ ≤ c·eps + ‖C‖₂·eps·ηᵢ`. For ‖C‖₂ ≲ 1e8 one step reaches the floor
+///   from the unrefined bound; beyond that a second step is needed, which the tests check.
+struct LowRankPlusDiagonalPropertyTests {
+    func floor(_ w: WoodburyCase) -> Double { (Double(w.p + w.k + 2).squareRoot() + 1) * eps }
+    func unrefinedBound(_ w: WoodburyCase) -> Double { floor(w) * w.capacitanceNorm }
+    /// The bound after one refinement step from backward error `previous`.
+    func refinedBound(_ w: WoodburyCase, from previous: Double) -> Double {
+        floor(w) + w.capacitanceNorm * eps * previous
+    }
+
+    /// Dense reference data for a case: `A + λI`, its largest and smallest eigenvalues.
+    struct Reference {
+        var dense: Matrix, largest: Double, smallest: Double
+        var condition: Double { largest / smallest }
+        init(_ w: WoodburyCase) throws {
+            dense = try w.dense()
+            let values = try SymmetricEigendecomposition(dense).values
+            largest = values.last!
+            smallest = values.first!
+        }
+    }
+
+    @Test func solveAgreesWithTheDenseSolve() throws {
+        try forAll("Woodbury solve vs dense Cholesky", cases: 80) { c in
+            let w = WoodburyCase(&c)
+            let ref = try Reference(w)
+            c.note("κ(A+λI)=\(ref.condition) ‖C‖=\(w.capacitanceNorm)")
+            var op = try w.makeOperator()
+            let v = c.vector(count: w.p)
+            let plain = try op.solve(v, damping: w.damping)
+            let eta0 = backwardError(w, norm: ref.largest, plain, v)
+            try c.expect(eta0 <= unrefinedBound(w), "unrefined backward error \(eta0 / eps) eps > \(unrefinedBound(w) / eps) eps")
+            let refined = try op.solve(v, damping: w.damping, refinementSteps: 1)
+            let eta = backwardError(w, norm: ref.largest, refined, v)
+            let bound = refinedBound(w, from: eta0)
+            try c.expect(eta <= bound, "refined backward error \(eta / eps) eps > \(bound / eps) eps")
+            // Forward error: ‖x − x*‖ ≤ ‖(A+λI)⁻¹‖‖r‖ = κ·η·(‖x‖ + ‖v‖/‖A+λI‖) ≤ κ·η·(‖x‖ + ‖x*‖),
+            // for both the Woodbury and the dense solution; their difference is bounded by the sum.
+            let dense = try denseSolve(ref.dense, v)
+            let etaDense = backwardError(w, norm: ref.largest, dense, v)
+            let forwardBound = ref.condition * (eta + etaDense) * 2.2
+            if forwardBound < 0.5 {
+                let forward = relativeError(refined, dense)
+                try c.expect(forward <= forwardBound, "forward error \(forward) > κ-bound \(forwardBound)")
+            }
+        }
+    }
+
+    /// With k = p and a large normalised low-rank part (μ ≥ 1e4), the unrefined formula cancels
+    /// badly; each refinement step must contract the backward error as stated above, never
+    /// increase it, and two steps must reach the floor. The aggregate check makes sure the regime really is exercised.
+    @Test func refinementReducesTheResidualWhenTheCapacitanceIsIllConditioned() throws {
+        var exercised = 0, total = 0
+        try forAll("refinement reduces the residual", cases: 40) { c in
+            let w = WoodburyCase(&c, maxDimension: 60, minCapacitanceCondition: 1e4, fullRank: true)
+            let ref = try Reference(w)
+            var op = try w.makeOperator()
+            let v = c.vector(count: w.p)
+            let eta0 = backwardError(w, norm: ref.largest, try op.solve(v, damping: w.damping), v)
+            let eta1 = backwardError(w, norm: ref.largest, try op.solve(v, damping: w.damping, refinementSteps: 1), v)
+            let eta2 = backwardError(w, norm: ref.largest, try op.solve(v, damping: w.damping, refinementSteps: 2), v)
+            c.note("η0=\(eta0 / eps) η1=\(eta1 / eps) η2=\(eta2 / eps) (units of eps)")
+            try c.expect(eta0 <= unrefinedBound(w), "unrefined backward error above \(unrefinedBound(w) / eps) eps")
+            try c.expect(eta1 <= refinedBound(w, from: eta0), "one step: above \(refinedBound(w, from: eta0) / eps) eps")
+            try c.expect(eta2 <= refinedBound(w, from: eta1), "two steps: above \(refinedBound(w, from: eta1) / eps) eps")
+            try c.expect(eta1 <= max(eta0, floor(w)) && eta2 <= max(eta1, floor(w)), "refinement increased the backward error")
+            // With ‖C‖ ≤ 1e10 two steps always reach (twice) the floor.
+            try c.expect(eta2 <= 2 * floor(w), "two steps did not reach the floor \(floor(w) / eps) eps")
+            total += 1
+            if eta0 > 10 * floor(w) { exercised += 1 }
+        }
+        #expect(exercised * 2 >= total, "only \(exercised) of \(total) cases had an unstable unrefined solve")
+    }
+
+    /// `|fl(A v) − A v| ≤ γ·(|D_λ||v| + |U|(|Uᵀ||v|))` componentwise with inner lengths ≤ p + 2
+    /// (Higham §3.5), doubled for the reference's own rounding.
+    @Test func applyAgreesWithTheDenseProductAndBlocksWithColumns() throws {
+        try forAll("apply vs dense", cases: 60) { c in
+            let w = WoodburyCase(&c)
+            let op = try w.makeOperator()
+            let m = c.int(in: 1...5)
+            let vs = c.gaussianMatrix(rows: w.p, columns: m)
+            let a = try op.materialized()
+            var absU = w.factor
+            for i in 0..<absU.storage.count { absU.storage[i] = abs(absU.storage[i]) }
+            let block = try op.apply(block: vs)
+            let gamma = 4 * Double(w.p + w.k + 2) * eps
+            for j in 0..<m {
+                let v = vs.column(j)
+                let y = try op.apply(v)
+                var yDense = [Double](repeating: 0, count: w.p)
+                try BLAS.gemv(.none, a, v, &yDense)
+                let size = zip(w.diagonal.map(abs), referenceProduct(absU, referenceProduct(absU.transposed, v.map(abs))))
+                    .enumerated().map { i, pair in pair.0 * abs(v[i]) + pair.1 }
+                for i in 0..<w.p {
+                    try c.expect(abs(y[i] - yDense[i]) <= 2 * gamma * size[i], "apply[\(i)] \(y[i]) vs dense \(yDense[i])")
+                    try c.expect(abs(block[i, j] - y[i]) <= 2 * gamma * size[i], "block apply [\(i),\(j)] vs column apply")
+                }
+            }
+            // materialized() is diag(d) + U Uᵀ (compare with the gemm-built reference, λ removed).
+            var withoutDamping = try w.dense()
+            for i in 0..<w.p { withoutDamping[i, i] -= w.damping }
+            let scale = (w.diagonal.map(abs).max() ?? 0) + pow(try spectralNorm(w.factor), 2)
+            try c.expect(maxAbsDifference(a, withoutDamping) <= 2 * gamma * scale, "materialized differs from diag(d) + UUᵀ")
+        }
+    }
+
+    /// Block solves equal column solves: every column of the block has the unrefined backward
+    /// error bound, and the two solutions differ by no more than that bound allows
+    /// (`‖x_b − x_c‖ ≤ κ·(η_b + η_c)·(‖x_b‖ + ‖x_c‖)`, using the stated bounds for η).
+    @Test func blockSolveEqualsColumnSolves() throws {
+        try forAll("block solve vs column solves", cases: 60) { c in
+            let w = WoodburyCase(&c)
+            let ref = try Reference(w)
+            var op = try w.makeOperator()
+            let m = c.int(in: 1...6)
+            let vs = c.gaussianMatrix(rows: w.p, columns: m)
+            let block = try op.solve(block: vs, damping: w.damping)
+            try c.expect(block.rows == w.p && block.columns == m, "shape")
+            let bound = unrefinedBound(w)
+            for j in 0..<m {
+                let v = vs.column(j)
+                let xc = try op.solve(v, damping: w.damping)
+                let xb = block.column(j)
+                let eta = backwardError(w, norm: ref.largest, xb, v)
+                try c.expect(eta <= bound, "column \(j): block backward error \(eta / eps) eps")
+                let allowed = ref.condition * 2 * bound * (BLAS.norm(xb) + BLAS.norm(xc))
+                let diff = BLAS.norm(zip(xb, xc).map { $0 - $1 })
+                try c.expect(diff <= allowed, "column \(j): ‖x_block − x_column‖ = \(diff) > \(allowed)")
+            }
+            let empty = try op.solve(block: Matrix(rows: w.p, columns: 0), damping: w.damping)
+            try c.expect(empty.columns == 0, "empty block")
+        }
+    }
+
+    /// `⟨u, x_v⟩ − ⟨x_u, v⟩ = ⟨u − A x_u, x_v⟩ − ⟨x_u, v − A x_v⟩` for symmetric A, so the
+    /// asymmetry is bounded by the residuals, `‖r_u‖‖x_v‖ + ‖x_u‖‖r_v‖`, plus the rounding of the
+    /// two dot products, `γ_p (|u|ᵀ|x_v| + |x_u|ᵀ|v|)`. Positivity: `⟨v, A⁻¹v⟩ ≥ ‖v‖²/‖A‖` and the
+    /// computed value differs from it by at most `‖v‖‖A⁻¹‖‖r‖`, which is smaller while κη < 1.
+    @Test func inverseIsSymmetricAndPositive() throws {
+        try forAll("(A+λI)⁻¹ symmetric positive", cases: 80) { c in
+            let w = WoodburyCase(&c)
+            let ref = try Reference(w)
+            var op = try w.makeOperator()
+            let u = c.vector(count: w.p), v = c.vector(count: w.p)
+            let xu = try op.solve(u, damping: w.damping, refinementSteps: 1)
+            let xv = try op.solve(v, damping: w.damping, refinementSteps: 1)
+            let ru = BLAS.norm(accurateResidual(w, xu, u)), rv = BLAS.norm(accurateResidual(w, xv, v))
+            let gammaP = 2 * Double(w.p) * eps
+            let dots = zip(u, xv).reduce(0) { $0 + abs($1.0 * $1.1) } + zip(xu, v).reduce(0) { $0 + abs($1.0 * $1.1) }
+            let allowed = ru * BLAS.norm(xv) + BLAS.norm(xu) * rv + gammaP * dots
+            let asymmetry = abs(BLAS.dot(u, xv) - BLAS.dot(xu, v))
+            try c.expect(asymmetry <= allowed, "⟨u, A⁻¹v⟩ − ⟨A⁻¹u, v⟩ = \(asymmetry) > \(allowed)")
+            let quadratic = BLAS.dot(v, xv)
+            try c.expect(quadratic > 0, "⟨v, A⁻¹v⟩ = \(quadratic) ≤ 0")
+            let lower = BLAS.dot(v, v) / ref.largest
+            try c.expect(quadratic >= lower * (1 - 1e-8), "⟨v, A⁻¹v⟩ = \(quadratic) below ‖v‖²/‖A‖ = \(lower)")
+        }
+    }
+
+    @Test func rankZeroIsTheDiagonal() throws {
+        try forAll("k = 0 is diag(d)", cases: 40) { c in
+            let p = c.size(1...300)
+            let d = c.logUniformVector(count: p, in: 1e-3...1e3)
+            let lambda = c.bool() ? 0 : c.logUniform(in: 1e-6...1)
+            c.note("p=\(p) λ=\(lambda)")
+            var op = try LowRankPlusDiagonal(diagonal: d)
+            try c.expect(op.rank == 0 && op.dimension == p, "shape")
+            let v = c.vector(count: p)
+            let x = try op.solve(v, damping: lambda)
+            let y = try op.apply(v)
+            for i in 0..<p {
+                // x = v · fl(1/(d+λ)): at most three roundings.
+                let exact = v[i] / (d[i] + lambda)
+                try c.expect(abs(x[i] - exact) <= 3 * eps * abs(exact), "solve[\(i)]")
+                try c.expect(abs(y[i] - d[i] * v[i]) <= eps * abs(d[i] * v[i]), "apply[\(i)]")
+            }
+        }
+    }
+
+    /// `(cU)(cU)ᵀ = c²·U Uᵀ` for the low-rank part (materialised with a zero diagonal, so the
+    /// addition of d cannot round): exactly when c is a power of two (scaling is exact), and to
+    /// `γ_{k}`-accuracy relative to `c²|U||U|ᵀ` otherwise. Solves with the scaled factor must
+    /// match the dense solve of the scaled matrix as in ``solveAgreesWithTheDenseSolve()``.
+    @Test func scalingTheFactorScalesTheLowRankPartQuadratically() throws {
+        try forAll("U → cU scales UUᵀ by c²", cases: 40) { c in
+            let p = c.size(1...120), k = c.size(0...min(p, 32))
+            let u = c.gaussianMatrix(rows: p, columns: k)
+            let power = c.int(in: -6...6)
+            let general = c.double(in: 0.1...10)
+            c.note("p=\(p) k=\(k) 2^\(power) c=\(general)")
+            let zero = [Double](repeating: 0, count: p)
+            let lowRank = try LowRankPlusDiagonal(diagonal: zero, factor: u).materialized()
+            let size = referenceProduct(absolute(u), absolute(u).transposed)
+            for (factor, exact) in [(pow(2.0, Double(power)), true), (general, false)] {
+                var scaledU = u
+                BLAS.scale(&scaledU.storage, by: factor)
+                let scaled = try LowRankPlusDiagonal(diagonal: zero, factor: scaledU).materialized()
+                let expected = try Matrix(rows: p, columns: p, storage: lowRank.storage.map { $0 * factor * factor })
+                if exact {
+                    try c.expect(scaled == expected, "scaling by 2^\(power) is not exact")
+                } else {
+                    for i in 0..<(p * p) {
+                        let bound = 4 * Double(k + 3) * eps * factor * factor * size.storage[i]
+                        try c.expect(abs(scaled.storage[i] - expected.storage[i]) <= bound, "entry \(i)")
+                    }
+                }
+            }
+        }
+    }
+}

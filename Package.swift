@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "NHGDSketchesTests", dependencies: ["NHGDSketches", "NHGDTestSupport"]),
         .testTarget(name: "NHGDBilevelTests", dependencies: ["NHGDBilevel", "NHGDTestSupport"]),
         .testTarget(name: "NHGDReportingTests", dependencies: ["NHGDReporting"]),
-        .testTarget(name: "NHGDCommandTests", dependencies: ["NHGDCommand", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDCommandTests", dependencies: ["NHGDCommand", "nhgd", "NHGDTestSupport"]),
         .testTarget(name: "NHGDBenchmarkTests", dependencies: ["nhgd-bench"]),
     ]
 )

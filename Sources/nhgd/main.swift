@@ -1,1 +1,4 @@
-print("nhgd: not yet implemented")
+import Foundation
+import NHGDCommand
+
+exit(NHGDTool.standard().run(Array(CommandLine.arguments.dropFirst())).rawValue)

@@ -1,0 +1,60 @@
+import NHGDReporting
+
+/// A named scalar result of a run, in the order it should be reported.
+public struct RunResult: Equatable, Sendable {
+    public var name: String
+    public var value: Double
+
+    public init(_ name: String, _ value: Double) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// What a finished run hands back to the tool.
+public struct RunOutcome: Equatable, Sendable {
+    /// One record per outer iteration.
+    public var trace: [TraceRecord]
+    /// Task results, in report order. For `clean` the tool requires `corrupted_accuracy`
+    /// (test accuracy of the model trained on the corrupted labels with uniform weights),
+    /// `oracle_accuracy` (trained on the uncorrupted samples only), `cleaned_accuracy`
+    /// (at the learned weights) and `auroc` (of the learned weights separating clean from
+    /// corrupted samples); it adds `gap_closed` itself. Other tasks report what they have,
+    /// e.g. `validation_accuracy`, `test_accuracy`.
+    public var results: [RunResult]
+
+    public init(trace: [TraceRecord], results: [RunResult]) {
+        self.trace = trace
+        self.results = results
+    }
+
+    public func result(_ name: String) -> Double? { results.first { $0.name == name }?.value }
+}
+
+/// The numerical side of the tool: runs one bilevel optimisation.
+///
+/// The tool parses and validates the command line, then calls ``run(_:progress:)`` once
+/// per estimator (once for `clean`/`regularize`, once per `--estimators` entry for
+/// `compare`), prints and writes what comes back. A conforming type builds the problem
+/// for `configuration.task` (MNIST-5k, breast cancer, an MNIST pair, or the CSV in
+/// `configuration.dataFile`), the estimator and the optimiser, and runs it.
+public protocol ExperimentRunner: Sendable {
+    /// Runs `configuration`, calling `progress` on the calling thread after every outer
+    /// iteration with that iteration's record (cumulative time and oracle calls).
+    /// - Throws: any error; the tool prints its description on one line, writes no files
+    ///   and exits with status 1.
+    func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome
+}
+
+/// A runner made from a closure, for wiring and for tests.
+public struct ClosureExperimentRunner: ExperimentRunner {
+    public let body: @Sendable (RunConfiguration, (TraceRecord) -> Void) throws -> RunOutcome
+
+    public init(_ body: @escaping @Sendable (RunConfiguration, (TraceRecord) -> Void) throws -> RunOutcome) {
+        self.body = body
+    }
+
+    public func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome {
+        try body(configuration, progress)
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import NHGDReporting
+
+/// The process exit status of `nhgd`.
+public enum ToolExitStatus: Int32, Sendable {
+    /// The run finished (for `compare`: at least one estimator finished).
+    case success = 0
+    /// The run failed after the command line was accepted (numerical or I/O failure).
+    case failure = 1
+    /// The command line was wrong: an unknown or duplicate option, a bad value, a missing file.
+    case usage = 2
+}
+
+/// The `nhgd` command-line tool, with its streams, clock and numerics injected so that
+/// every path can be tested in-process.
+///
+/// Behaviour:
+/// - a bad command line prints one line saying what is wrong and then the usage line to
+///   standard error, writes nothing, and returns ``ToolExitStatus/usage``;
+/// - `--help` prints the help of the chosen command and returns success;
+/// - otherwise a progress line per outer iteration and a summary table go to standard
+///   output (not with `--quiet`), and the last line is always one JSON object with the
+///   results; `--output DIR` writes trace.csv, trace.json and plot.svg, all or none.
+public struct NHGDTool: Sendable {
+    public var runner: any ExperimentRunner
+    public var standardOutput: any TextSink
+    public var standardError: any TextSink
+    /// Monotonic seconds, for the `seconds` result.
+    public var clock: @Sendable () -> Double
+
+    public init(runner: any ExperimentRunner, standardOutput: any TextSink = StandardStream.output,
+                standardError: any TextSink = StandardStream.error,
+                clock: @escaping @Sendable () -> Double = NHGDTool.monotonicSeconds) {
+        self.runner = runner
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+        self.clock = clock
+    }
+
+    /// Seconds since boot (monotonic).
+    @Sendable public static func monotonicSeconds() -> Double {
+        ProcessInfo.processInfo.systemUptime
+    }
+
+    private var parser: ArgumentParser { NHGDCommandLine.parser }
+
+    /// Runs the tool on `arguments` (without the program name).
+    public func run(_ arguments: [String]) -> ToolExitStatus {
+        let parsed: ParsedArguments
+        do {
+            parsed = try parser.parse(arguments)
+        } catch {
+            return usageError(error.description, path: error.commandPath)
+        }
+        if parsed.helpRequested {
+            standardOutput.write(parser.helpText(for: parsed.commandPath))
+            return .success
+        }
+        let path = parsed.commandPath
+
+        // Everything that can be checked before running is checked here, so a bad
+        // command line costs nothing and leaves nothing behind.
+        let estimators: [EstimatorName]
+        if parsed.command == "compare" {
+            let names = parsed.strings("estimators")!
+            guard Set(names).count == names.count else {
+                return usageError(ArgumentError(.invalidValue(option: "--estimators", value: names.joined(separator: ","),
+                                                              expected: "each estimator at most once"), commandPath: path).description, path: path)
+            }
+            estimators = names.map { EstimatorName(rawValue: $0)! }
+        } else {
+            estimators = [EstimatorName(rawValue: parsed.string("estimator")!)!]
+        }
+        let configurations: [RunConfiguration]
+        do {
+            configurations = try estimators.map { (name) throws(ArgumentError) in try RunConfiguration(parsed, estimator: name) }
+        } catch {
+            return usageError(error.description, path: path)
+        }
+        if let file = parsed.string("data") {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) {
+                return usageError("cannot read '--data' file '\(file)': no such file", path: path)
+            }
+            if isDirectory.boolValue || !FileManager.default.isReadableFile(atPath: file) {
+                return usageError("cannot read '--data' file '\(file)': \(isDirectory.boolValue ? "it is a directory" : "permission denied")", path: path)
+            }
+        }
+        var output: OutputDirectory?
+        if let directory = parsed.string("output") {
+            do {
+                output = try OutputDirectory(path: directory)
+            } catch {
+                return usageError("bad '--output': \(error.description)", path: path)
+            }
+        }
+        let quiet = parsed.flag("quiet")
+
+        // Run.
+        let start = clock()
+        var outcomes: [(estimator: EstimatorName, outcome: Result<RunOutcome, any Error>)] = []
+        for configuration in configurations {
+            do {
+                let outcome = try runner.run(configuration) { record in
+                    if !quiet { standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n") }
+                }
+                outcomes.append((configuration.estimator, .success(outcome)))
+            } catch {
+                if configurations.count == 1 {
+                    standardError.write("nhgd: error: \(describe(error))\n")
+                    return .failure
+                }
+                standardError.write("nhgd: warning: \(configuration.estimator.rawValue) failed: \(describe(error))\n")
+                outcomes.append((configuration.estimator, .failure(error)))
+            }
+        }
+        let seconds = clock() - start
+        guard outcomes.contains(where: { (try? $0.outcome.get()) != nil }) else {
+            standardError.write("nhgd: error: every estimator failed\n")
+            return .failure
+        }
+
+        // Summarise.
+        let summary: JSONValue
+        let tables: [TextTable]
+        do {
+            (summary, tables) = try RunSummary.make(command: parsed.command, configuration: configurations[0],
+                                                    targetLoss: parsed.command == "compare" ? parsed.real("target-loss") : nil,
+                                                    outcomes: outcomes, seconds: seconds, outputDirectory: output?.path)
+        } catch {
+            standardError.write("nhgd: error: \(describe(error))\n")
+            return .failure
+        }
+        let trace = outcomes.flatMap { (try? $0.outcome.get())?.trace ?? [] }
+
+        if var output {
+            let title: String
+            switch configurations[0].task {
+            case let .clean(noise): title = "Data hyper-cleaning, \(Int((noise * 100).rounded()))% corrupted labels"
+            case let .regularize(pair): title = "Per-feature L2 regularisation, " + (pair.map { "MNIST \($0.first) vs \($0.second)" } ?? "breast cancer")
+            }
+            let document = JSONValue.object([
+                ("command", .string(parsed.command)),
+                ("configuration", configurations[0].json),
+                ("summary", summary),
+                ("trace", TraceReport.json(trace)),
+            ])
+            do {
+                try output.stage("trace.csv", TraceReport.csv(trace))
+                try output.stage("trace.json", document.serialized(pretty: true) + "\n")
+                try output.stage("plot.svg", TraceReport.plot(trace, title: title).render())
+                try output.commit()
+            } catch {
+                standardError.write("nhgd: error: \(error.description)\n")
+                return .failure
+            }
+        }
+        if !quiet {
+            for table in tables { standardOutput.write("\n" + table.render()) }
+            standardOutput.write("\n")
+        }
+        standardOutput.write(summary.serialized() + "\n")
+        return .success
+    }
+
+    /// One line per outer iteration:
+    /// `[nhgd] iter  3/30  elapsed 1.23 s  outer loss 0.4123  val acc 91.2%  test acc 90.8%  oracle calls 12345`.
+    public func progressLine(_ record: TraceRecord, of total: Int) -> String {
+        let width = String(total).count
+        let iteration = String(repeating: " ", count: max(0, width - String(record.iteration).count)) + String(record.iteration)
+        var parts = ["[\(record.estimator)] iter \(iteration)/\(total)",
+                     "elapsed \(NumberFormatting.duration(record.seconds))",
+                     "outer loss \(NumberFormatting.significant(record.outerLoss, digits: 5))"]
+        if let v = record.metrics["validation_accuracy"] { parts.append("val acc \(NumberFormatting.percent(v))") }
+        if let t = record.metrics["test_accuracy"] { parts.append("test acc \(NumberFormatting.percent(t))") }
+        parts.append("oracle calls \(record.totalOracleCalls)")
+        return parts.joined(separator: "  ")
+    }
+
+    private func usageError(_ message: String, path: [String]) -> ToolExitStatus {
+        standardError.write("nhgd: error: \(message)\n\(parser.usage(for: path))\nSee '\(path.joined(separator: " ")) --help'.\n")
+        return .usage
+    }
+
+    private func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+}

@@ -1,0 +1,162 @@
+import NHGDReporting
+
+/// Which experiment to run.
+public enum ExperimentTask: Equatable, Sendable {
+    /// Data hyper-cleaning (ALGORITHMS.md §7): softmax regression with one weight per
+    /// training sample on MNIST-5k (or `--data`), a `noise` fraction of training labels corrupted.
+    case clean(noise: Double)
+    /// Logistic regression with per-feature L2 (ALGORITHMS.md §7): breast cancer by default,
+    /// the binary MNIST problem of two digits when `pair` is given, or `--data`.
+    case regularize(pair: DigitPair?)
+
+    /// `clean` or `regularize`.
+    public var name: String {
+        switch self {
+        case .clean: return "clean"
+        case .regularize: return "regularize"
+        }
+    }
+}
+
+/// Two distinct MNIST digits, `first` labelled 0 and `second` labelled 1.
+public struct DigitPair: Equatable, Sendable {
+    public var first: Int
+    public var second: Int
+
+    public init(first: Int, second: Int) {
+        precondition(first != second && (0...9).contains(first) && (0...9).contains(second), "two different digits")
+        self.first = first
+        self.second = second
+    }
+}
+
+/// Numbers of training, validation and test samples.
+public struct SplitSizes: Equatable, Sendable {
+    public var training: Int
+    public var validation: Int
+    public var test: Int
+
+    public init(training: Int, validation: Int, test: Int) {
+        self.training = training
+        self.validation = validation
+        self.test = test
+    }
+
+    /// The defaults for MNIST-5k: 2000 / 1000 / 2000.
+    public static let standard = SplitSizes(training: 2000, validation: 1000, test: 2000)
+}
+
+/// Everything one run needs, validated: the task, the estimator and its hyperparameters,
+/// the optimiser's schedule, the data and the seed. Built from the command line by
+/// ``init(_:estimator:)``; the runner should not need to re-check ranges.
+public struct RunConfiguration: Equatable, Sendable {
+    public var task: ExperimentTask
+    public var estimator: EstimatorName
+    /// Rank ℓ of the Fisher sketch (NHGD).
+    public var rank: Int
+    /// Damping λ > 0 added to the sketched Fisher (NHGD).
+    public var damping: Double
+    /// Forgetting factor β ∈ [0, 1] of the streamed Fisher (NHGD).
+    public var forgetting: Double
+    /// Inner SGD steps per outer iteration.
+    public var innerSteps: Int
+    /// Minibatch size of the inner loop and of stochastic estimators.
+    public var batchSize: Int
+    /// Outer iterations.
+    public var outerSteps: Int
+    public var innerLearningRate: Double
+    public var outerLearningRate: Double
+    public var seed: UInt64
+    /// BLAS / worker threads.
+    public var threads: Int
+    /// Sample counts; `nil` means the task's default (see ``SplitSizes/standard``; the
+    /// runner picks a proportional split for small data sets such as breast cancer).
+    public var split: SplitSizes?
+    /// A user's CSV file (label in the last column) instead of the built-in data set.
+    public var dataFile: String?
+
+    public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 20, damping: Double = 1e-3,
+                forgetting: Double = 0.1, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 30,
+                innerLearningRate: Double = 0.1, outerLearningRate: Double = 0.1, seed: UInt64 = 0, threads: Int = 1,
+                split: SplitSizes? = .standard, dataFile: String? = nil) {
+        self.task = task
+        self.estimator = estimator
+        self.rank = rank
+        self.damping = damping
+        self.forgetting = forgetting
+        self.innerSteps = innerSteps
+        self.batchSize = batchSize
+        self.outerSteps = outerSteps
+        self.innerLearningRate = innerLearningRate
+        self.outerLearningRate = outerLearningRate
+        self.seed = seed
+        self.threads = threads
+        self.split = split
+        self.dataFile = dataFile
+    }
+
+    /// The configuration `parsed` describes (a `clean`, `regularize` or `compare` command
+    /// line; for `compare`, `estimator` chooses the one to run).
+    /// - Throws: ``ArgumentError`` for combinations a single option cannot check
+    ///   (a `--pair` of equal digits).
+    public init(_ parsed: ParsedArguments, estimator: EstimatorName) throws(ArgumentError) {
+        let taskName = parsed.command == "compare" ? parsed.string("task")! : parsed.command
+        switch taskName {
+        case "clean":
+            task = .clean(noise: parsed.real("noise")!)
+        default:
+            if let pair = parsed.integers("pair") {
+                guard pair[0] != pair[1] else {
+                    throw ArgumentError(.invalidValue(option: "--pair", value: pair.map(String.init).joined(separator: ","),
+                                                      expected: "two different digits"), commandPath: parsed.commandPath)
+                }
+                task = .regularize(pair: DigitPair(first: pair[0], second: pair[1]))
+            } else {
+                task = .regularize(pair: nil)
+            }
+        }
+        self.estimator = estimator
+        rank = parsed.integer("rank")!
+        damping = parsed.real("damping")!
+        forgetting = parsed.real("forgetting")!
+        innerSteps = parsed.integer("inner-steps")!
+        batchSize = parsed.integer("batch-size")!
+        outerSteps = parsed.integer("outer-steps")!
+        innerLearningRate = parsed.real("inner-lr")!
+        outerLearningRate = parsed.real("outer-lr")!
+        seed = UInt64(parsed.integer("seed")!)
+        threads = parsed.integer("threads")!
+        let sizes = (parsed.integer("train"), parsed.integer("validation"), parsed.integer("test"))
+        if case let (t?, v?, s?) = sizes {
+            split = SplitSizes(training: t, validation: v, test: s)
+        } else if sizes.0 == nil, sizes.1 == nil, sizes.2 == nil {
+            split = nil
+        } else {
+            let standard = SplitSizes.standard
+            split = SplitSizes(training: sizes.0 ?? standard.training, validation: sizes.1 ?? standard.validation,
+                               test: sizes.2 ?? standard.test)
+        }
+        dataFile = parsed.string("data")
+    }
+
+    /// The configuration as an ordered JSON object (for trace.json).
+    public var json: JSONValue {
+        var pairs: [(String, JSONValue)] = [("task", .string(task.name))]
+        switch task {
+        case let .clean(noise): pairs.append(("noise", .number(noise)))
+        case let .regularize(pair):
+            pairs.append(("pair", pair.map { .array([.integer($0.first), .integer($0.second)]) } ?? .null))
+        }
+        pairs += [
+            ("estimator", .string(estimator.rawValue)), ("rank", .integer(rank)), ("damping", .number(damping)),
+            ("forgetting", .number(forgetting)), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
+            ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
+            ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
+            ("train", split.map { .integer($0.training) } ?? .null),
+            ("validation", split.map { .integer($0.validation) } ?? .null),
+            ("test", split.map { .integer($0.test) } ?? .null),
+            ("data", dataFile.map(JSONValue.string) ?? .null),
+        ]
+        return .object(pairs)
+    }
+}

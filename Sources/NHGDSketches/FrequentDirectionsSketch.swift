@@ -29,7 +29,7 @@ import NHGDLinearAlgebra
 /// ```
 ///
 /// Memory: the p×2ℓ buffer, plus p doubles for `.residualDiagonal`, plus row-panel scratch of
-/// at most 3·2¹⁶ doubles: within the `(2ℓ + 2)·p·8`-byte budget. In steady state an ingest
+/// at most p doubles (for p ≥ 192ℓ): within the `(2ℓ + 2)·p·8`-byte budget. In steady state an ingest
 /// allocates nothing p-sized (the `.svd` shrink does: it is the reference method).
 public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     /// p.
@@ -113,10 +113,11 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         }
     }
 
-    /// Rows per panel of the rotation: about 2¹⁶ doubles (512 KiB) of input, so a panel stays in
-    /// cache, but at least 64 rows so each gemm call has enough work.
+    /// Rows per panel of the rotation: the panels (`rows × 3ℓ` doubles) take at most p doubles,
+    /// keeping the sketch within `(2ℓ + 2)·p` doubles, capped at 4096 rows (larger panels gained
+    /// nothing when measured) and at least 64 rows so each gemm call has enough work.
     static func panelRows(dimension: Int, rank: Int) -> Int {
-        min(dimension, max(64, (1 << 16) / (2 * rank)))
+        min(dimension, max(64, min(4096, dimension / (3 * rank))))
     }
 
     // MARK: FisherSketch

@@ -145,7 +145,7 @@ struct BaselineRidgeFixture: DenseHessianProblem {
 
 /// A random problem and hyperparameters x around 0.1 regularisation for a property case.
 /// n ≥ 2p keeps `A Aᵀ/n` well inside the Marchenko–Pastur bulk, so κ(H) stays below ~100.
-func randomRidgeCase(_ c: inout PropertyCase, maxDimension: Int = 10) -> (BaselineRidgeFixture, [Double]) {
+private func randomRidgeCase(_ c: inout PropertyCase, maxDimension: Int = 10) -> (BaselineRidgeFixture, [Double]) {
     let p = c.size(1...maxDimension)
     let n = 2 * p + c.int(in: 4...30), m = c.int(in: 5...30)
     var rng = c.rng.split()
@@ -156,7 +156,7 @@ func randomRidgeCase(_ c: inout PropertyCase, maxDimension: Int = 10) -> (Baseli
 }
 
 /// `√((a − b)ᵀ H (a − b))`.
-func hNormDistance(_ h: Matrix, _ a: [Double], _ b: [Double]) -> Double {
+private func hNormDistance(_ h: Matrix, _ a: [Double], _ b: [Double]) -> Double {
     let e = zip(a, b).map { $0 - $1 }
     return zip(e, referenceProduct(h, e)).reduce(0) { $0 + $1.0 * $1.1 }.squareRoot()
 }

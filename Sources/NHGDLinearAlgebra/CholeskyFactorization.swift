@@ -71,6 +71,18 @@ public struct CholeskyFactorization: Sendable {
         try checkInfo(info, routine: "dpotrs") { _ in .illegalArgument(routine: "dpotrs", position: 0) }
     }
 
+    /// Solves `A X = B` in place for an n×m column-major buffer (leading dimension n), for
+    /// callers that keep right-hand sides in scratch memory.
+    func solve(_ b: UnsafeMutableBufferPointer<Double>, columns m: Int) throws {
+        precondition(b.count == dimension * m, "dpotrs: buffer size")
+        if dimension == 0 || m == 0 { return }
+        let n = try lapackInt(dimension, "dpotrs"), nrhs = try lapackInt(m, "dpotrs")
+        let info = factor.storage.withUnsafeBufferPointer { lp in
+            LAPACKE_dpotrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), n, nrhs, lp.baseAddress, n, b.baseAddress, n)
+        }
+        try checkInfo(info, routine: "dpotrs") { _ in .illegalArgument(routine: "dpotrs", position: 0) }
+    }
+
     /// `log det A = 2 Σ log Lᵢᵢ`.
     public var logDeterminant: Double {
         (0..<dimension).reduce(0) { $0 + 2 * log(factor[$1, $1]) }

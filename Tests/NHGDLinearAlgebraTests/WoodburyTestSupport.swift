@@ -22,9 +22,9 @@ struct WoodburyCase {
     var k: Int { factor.columns }
     var shifted: [Double] { diagonal.map { $0 + damping } }
 
-    init(_ c: inout PropertyCase, maxDimension: Int = 300, maxRank: Int = 64,
+    init(_ c: inout PropertyCase, minDimension: Int = 1, maxDimension: Int = 300, maxRank: Int = 64,
          minCapacitanceCondition: Double = 1e-3, maxCapacitanceCondition: Double = 1e10, fullRank: Bool = false) {
-        let p = c.size(1...maxDimension)
+        let p = c.size(minDimension...maxDimension)
         let k = fullRank ? p : c.size(0...min(p, maxRank))
         let diagonalSpread = c.logUniform(in: 1...100)
         let scale = c.logUniform(in: 1e-3...1e3)

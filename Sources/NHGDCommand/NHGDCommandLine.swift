@@ -12,7 +12,10 @@ public enum NHGDCommandLine {
         return [
             .integer("rank", default: 20, .within(1...4096), help: "Rank of the Fisher sketch (nhgd)."),
             .real("damping", default: 1e-3, .positive, help: "Damping λ added to the sketched Fisher (nhgd)."),
-            .real("forgetting", default: 0.1, .within(0...1), help: "Forgetting factor β of the streamed Fisher (nhgd)."),
+            .real("forgetting", default: 0.1, RealConstraint(lower: 0, lowerInclusive: false, upper: 1),
+                  help: "Forgetting factor β of the streamed Fisher (nhgd): F ← (1−β)F + β·(new block)."),
+            .integer("sketch-columns", default: 16, .within(0...1_000_000),
+                     help: "Compress each gradient block to this many random columns before the sketch ingests it (nhgd; 0: no compression)."),
             .integer("inner-steps", default: 50, .within(1...1_000_000), help: "Inner SGD steps per outer iteration."),
             .integer("batch-size", default: 64, .within(1...1_000_000), help: "Minibatch size."),
             .integer("outer-steps", default: 30, .within(1...1_000_000), help: "Outer iterations."),

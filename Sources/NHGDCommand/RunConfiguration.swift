@@ -58,6 +58,9 @@ public struct RunConfiguration: Equatable, Sendable {
     public var damping: Double
     /// Forgetting factor β ∈ [0, 1] of the streamed Fisher (NHGD).
     public var forgetting: Double
+    /// Columns an unbiased Gaussian compression reduces each gradient block to before the
+    /// sketch ingests it (NHGD); `nil`: no compression.
+    public var sketchColumns: Int?
     /// Inner SGD steps per outer iteration.
     public var innerSteps: Int
     /// Minibatch size of the inner loop and of stochastic estimators.
@@ -76,7 +79,7 @@ public struct RunConfiguration: Equatable, Sendable {
     public var dataFile: String?
 
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 20, damping: Double = 1e-3,
-                forgetting: Double = 0.1, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 30,
+                forgetting: Double = 0.1, sketchColumns: Int? = 16, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 30,
                 innerLearningRate: Double = 0.1, outerLearningRate: Double = 0.1, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
         self.task = task
@@ -84,6 +87,7 @@ public struct RunConfiguration: Equatable, Sendable {
         self.rank = rank
         self.damping = damping
         self.forgetting = forgetting
+        self.sketchColumns = sketchColumns
         self.innerSteps = innerSteps
         self.batchSize = batchSize
         self.outerSteps = outerSteps
@@ -119,6 +123,8 @@ public struct RunConfiguration: Equatable, Sendable {
         rank = parsed.integer("rank")!
         damping = parsed.real("damping")!
         forgetting = parsed.real("forgetting")!
+        let columns = parsed.integer("sketch-columns")!
+        sketchColumns = columns > 0 ? columns : nil
         innerSteps = parsed.integer("inner-steps")!
         batchSize = parsed.integer("batch-size")!
         outerSteps = parsed.integer("outer-steps")!

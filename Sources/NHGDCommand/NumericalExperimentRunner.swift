@@ -1,0 +1,207 @@
+import Foundation
+import NaturalHypergradient
+
+/// The runner `nhgd` uses: builds the problem for the task, the estimator by name and a
+/// ``BilevelOptimizer``, runs it, and trains the reference models the report compares against.
+///
+/// Reference models are trained to convergence by ``InnerSolver`` (full-batch L-BFGS) at fixed
+/// weights, so all three accuracies of `clean` come from the same solver:
+/// - `corrupted_accuracy`: every training sample with weight σ(30) ≈ 1;
+/// - `oracle_accuracy`: weight ≈ 1 on samples whose label was not changed, ≈ 0 (σ(−30)) on the others;
+/// - `cleaned_accuracy`: the weights σ(x) that hyper-cleaning learned.
+public struct NumericalExperimentRunner: ExperimentRunner {
+    /// Coefficient c of the L2 regulariser c‖Y‖² of hyper-cleaning's softmax regression.
+    public static let cleaningL2 = 3e-3
+
+    public init() {}
+
+    public func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome {
+        BLAS.threadCount = configuration.threads
+        var rng = Xoshiro256StarStar(seed: configuration.seed)
+        switch configuration.task {
+        case .clean(let noise):
+            let problem = try makeCleaningProblem(configuration, noise: noise, using: &rng)
+            return try runCleaning(problem, configuration, progress: progress)
+        case .regularize(let pair):
+            let problem = try makeRegularizationProblem(configuration, pair: pair, using: &rng)
+            return try runRegularization(problem, configuration, progress: progress)
+        }
+    }
+
+    // MARK: Problems
+
+    func loadUserData(_ path: String) throws -> Dataset {
+        try Dataset.load(csvAt: URL(fileURLWithPath: path))
+    }
+
+    func makeCleaningProblem(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
+        -> DataHyperCleaning {
+        let split = c.split ?? .standard
+        if let path = c.dataFile {
+            let data = try loadUserData(path)
+            let parts = try data.split(trainCount: split.training, validationCount: split.validation,
+                                       testCount: split.test, using: &rng)
+            let scaler = try Standardization(fittedTo: parts.training)
+            let (corrupted, record) = try scaler.apply(to: parts.training).withBiasFeature()
+                .corruptingLabels(fraction: noise, using: &rng)
+            return try DataHyperCleaning(
+                training: corrupted, corruption: record,
+                validation: scaler.apply(to: parts.validation).withBiasFeature(),
+                test: split.test > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil,
+                l2: Self.cleaningL2)
+        }
+        return try DataHyperCleaning.mnist(trainCount: split.training, validationCount: split.validation,
+                                           testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2,
+                                           using: &rng)
+    }
+
+    func makeRegularizationProblem(_ c: RunConfiguration, pair: DigitPair?, using rng: inout Xoshiro256StarStar) throws
+        -> LogisticRegression {
+        if let path = c.dataFile {
+            let data = try loadUserData(path)
+            guard data.classCount == 2 else {
+                throw BilevelError.data(file: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
+            }
+            let split = c.split ?? Self.proportionalSplit(data.sampleCount)
+            return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
+                                                       testCount: split.test, using: &rng)
+        }
+        if let pair {
+            let split = c.split ?? SplitSizes(training: 300, validation: 300, test: 400)
+            return try LogisticRegression.mnistPair(positive: pair.second, negative: pair.first,
+                                                    trainCount: split.training, validationCount: split.validation,
+                                                    testCount: split.test, using: &rng)
+        }
+        let split = c.split ?? Self.proportionalSplit(569)
+        return try LogisticRegression.breastCancer(trainCount: split.training, validationCount: split.validation,
+                                                   testCount: split.test, using: &rng)
+    }
+
+    /// A third each for training, validation and test.
+    static func proportionalSplit(_ n: Int) -> SplitSizes {
+        let third = n / 3
+        return SplitSizes(training: third, validation: third, test: n - 2 * third)
+    }
+
+    // MARK: Tasks
+
+    func runCleaning(_ problem: DataHyperCleaning, _ c: RunConfiguration, progress: (TraceRecord) -> Void) throws
+        -> RunOutcome {
+        let (x, y, trace) = try optimize(problem, c, progress: progress)
+        guard let corruption = problem.corruption else {
+            throw BilevelError.invalidHyperparameter(name: "noise", value: "0", requirement: "no label was corrupted")
+        }
+        let solver = try InnerSolver(gradientTolerance: 1e-5, maxIterations: 500)
+        let n = problem.trainingCount
+        func testAccuracy(_ weights: [Double]) throws -> Double {
+            let fit = try solver.minimize(problem, x: weights)
+            return try problem.metrics(x: weights, y: fit.y)["test_accuracy"] ?? .nan
+        }
+        let corrupted = try testAccuracy([Double](repeating: 30, count: n))
+        let oracle = try testAccuracy(corruption.changed.map { $0 ? -30 : 30 })
+        let cleaned = try testAccuracy(x)
+        let final = try problem.metrics(x: x, y: y)
+        return RunOutcome(trace: trace, results: [
+            RunResult("corrupted_accuracy", corrupted),
+            RunResult("oracle_accuracy", oracle),
+            RunResult("cleaned_accuracy", cleaned),
+            RunResult("auroc", final["auroc"] ?? .nan),
+            RunResult("sgd_test_accuracy", final["test_accuracy"] ?? .nan),
+            RunResult("seconds", trace.last?.seconds ?? 0),
+        ])
+    }
+
+    func runRegularization(_ problem: LogisticRegression, _ c: RunConfiguration, progress: (TraceRecord) -> Void) throws
+        -> RunOutcome {
+        let solver = try InnerSolver(gradientTolerance: 1e-8, maxIterations: 1000)
+        let x0 = problem.initialOuter()
+        let before = try problem.metrics(x: x0, y: solver.minimize(problem, x: x0).y)
+        let (x, _, trace) = try optimize(problem, c, progress: progress)
+        let after = try problem.metrics(x: x, y: solver.minimize(problem, x: x).y)
+        var results: [RunResult] = []
+        for key in ["validation_loss", "validation_accuracy", "test_loss", "test_accuracy"] {
+            if let b = before[key] { results.append(RunResult("\(key)_before", b)) }
+            if let a = after[key] { results.append(RunResult("\(key)_after", a)) }
+        }
+        results.append(RunResult("seconds", trace.last?.seconds ?? 0))
+        return RunOutcome(trace: trace, results: results)
+    }
+
+    // MARK: Estimators and the optimiser
+
+    func optimize<P: DenseHessianProblem>(_ problem: P, _ c: RunConfiguration, progress: (TraceRecord) -> Void) throws
+        -> (x: [Double], y: [Double], trace: [TraceRecord]) {
+        var configuration = BilevelOptimizerConfiguration()
+        configuration.outerIterations = c.outerSteps
+        configuration.innerSteps = c.innerSteps
+        configuration.batchSize = c.batchSize
+        configuration.innerLearningRate = c.innerLearningRate
+        configuration.outerLearningRate = c.outerLearningRate
+        configuration.seed = c.seed
+        configuration.blasThreadsWhilePipelined = c.threads >= 2 ? 1 : nil
+        configuration.pipelined = c.threads >= 2
+
+        func run<E: HypergradientEstimator>(_ estimator: E) throws -> (x: [Double], y: [Double], trace: [TraceRecord])
+            where E.Problem == P {
+            var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
+            var trace: [TraceRecord] = []
+            try withoutActuallyEscaping(progress) { report in
+                try optimizer.run { record in
+                    let traced = TraceRecord(estimator: c.estimator, record)
+                    trace.append(traced)
+                    report(traced)
+                }
+            }
+            return (optimizer.x, optimizer.y, trace)
+        }
+
+        let budget = Self.secondOrderBudget
+        switch c.estimator {
+        case .nhgd:
+            let sketch = try FrequentDirectionsSketch(
+                dimension: problem.innerDimension, rank: c.rank, compensation: .scalar,
+                compression: c.sketchColumns.map { .gaussian(columns: $0) } ?? .none, seed: c.seed)
+            return try run(NaturalHypergradient<P, FrequentDirectionsSketch>(
+                sketch: sketch, damping: c.damping, forgetting: .constant(c.forgetting)))
+        case .cg:
+            return try run(ConjugateGradientHypergradient<P>(iterations: budget))
+        case .neumann:
+            let step = try Self.safeStepSize(problem)
+            return try run(NeumannHypergradient<P>(terms: budget, stepSize: step, batchSize: c.batchSize))
+        case .amigo:
+            let step = try Self.safeStepSize(problem)
+            return try run(AmIGOHypergradient<P>(steps: budget, stepSize: step, batchSize: c.batchSize))
+        case .exact:
+            return try run(ExactHypergradient<P>())
+        case .soba:
+            let step = try Self.safeStepSize(problem)
+            return try run(SOBAHypergradient<P>(stepSize: step, batchSize: c.batchSize))
+        case .qnbo:
+            return try run(QuasiNewtonHypergradient<P>(quasiNewtonSteps: budget))
+        case .nbo:
+            return try run(CurvatureAwareHypergradient<P>(iterations: budget))
+        }
+    }
+
+    /// Hessian-vector products (or quasi-Newton steps) per estimate for the baselines: the
+    /// "-10" of CG-10, Neumann-10, AmIGO-10.
+    public static let secondOrderBudget = 10
+
+    /// `0.5 / L` with `L` the largest eigenvalue of the full-batch inner Hessian at the
+    /// problem's starting point, estimated by 30 power iterations (Neumann, AmIGO and SOBA need
+    /// η ≤ 1/L; the factor ½ leaves room for L to grow as the weights move).
+    static func safeStepSize<P: SecondOrderBilevelProblem>(_ problem: P) throws -> Double {
+        let x = problem.initialOuter(), y = problem.initialInner()
+        var rng = Xoshiro256StarStar(seed: 0x5eed)
+        var v = (0..<problem.innerDimension).map { _ in rng.nextGaussian() }
+        var hv = [Double](repeating: 0, count: v.count)
+        var lambda = 0.0
+        for _ in 0..<30 {
+            BLAS.scale(&v, by: 1 / BLAS.norm(v))
+            try problem.hessianVectorProduct(x: x, y: y, v: v, samples: nil, into: &hv)
+            lambda = BLAS.dot(v, hv)
+            v = hv
+        }
+        return 0.5 / max(lambda, .leastNormalMagnitude)
+    }
+}

@@ -196,7 +196,7 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
                 return
             }
             let block = Swift.min(p, Self.solveRowBlock(columns: m, rank: k))
-            let ki = try lapackInt(k, "Woodbury solve"), mi = try lapackInt(m, "Woodbury solve")
+            let ki = try lapackInt(k, "Woodbury solve")
             let ldu = try lapackInt(p, "Woodbury solve")
             try withUnsafeTemporaryAllocation(of: Double.self, capacity: block * m) { scratchBuffer in
                 let w = scratchBuffer.baseAddress!, tb = t.baseAddress!

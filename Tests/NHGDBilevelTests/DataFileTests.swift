@@ -9,7 +9,7 @@ let shippedMNIST = Result { try Dataset.mnist5k() }
 let shippedBreastCancer = Result { try Dataset.breastCancer() }
 
 /// A fresh temporary directory for files a test writes.
-func temporaryDirectory() throws -> URL {
+func makeDataTestDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("nhgd-data-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
@@ -61,7 +61,7 @@ func dataErrorReason(_ body: () throws -> Any) -> String? {
     }
 
     @Test func binaryRoundTripOfRandomDatasets() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeDataTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try forAll("binary round trip", cases: 20) { c in
             let d = c.size(0...12), n = c.size(0...40), k = c.size(1...5)
@@ -88,7 +88,7 @@ func dataErrorReason(_ body: () throws -> Any) -> String? {
 
     /// Corrupted copies of a shipped file: each damage gives a `.data` error saying what is wrong.
     @Test func corruptFilesAreRejectedWithClearErrors() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeDataTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let original = [UInt8](try Data(contentsOf: try Dataset.resourceURL(named: "breast-cancer")))
         func load(_ bytes: [UInt8]) -> String? {
@@ -151,7 +151,7 @@ func dataErrorReason(_ body: () throws -> Any) -> String? {
     }
 
     @Test func loadsFromFileAndAgreesWithBinary() throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeDataTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let cancer = try shippedBreastCancer.get()
         // Write the shipped set as CSV (shortest round-trip decimal text) and read it back.

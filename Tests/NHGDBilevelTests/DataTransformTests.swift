@@ -5,7 +5,7 @@ import NHGDTestSupport
 @testable import NHGDBilevel
 
 /// A random classification data set: Gaussian features, labels uniform over `k` classes.
-func randomDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) throws -> Dataset {
+func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) throws -> Dataset {
     try Dataset(name: "random", features: Matrix.gaussian(rows: d, columns: n, using: &rng),
                 labels: (0..<n).map { _ in Int.random(in: 0..<k, using: &rng) }, classCount: k)
 }
@@ -14,7 +14,7 @@ func randomDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) 
     @Test func splitSizesDisjointnessAndDeterminism() throws {
         try forAll("split", cases: 30) { c in
             let n = c.size(1...400), k = c.size(1...6)
-            let data = try randomDataset(d: 3, n: n, k: k, using: &c.rng)
+            let data = try randomLabelledDataset(d: 3, n: n, k: k, using: &c.rng)
             let train = c.int(in: 0...n), validation = c.int(in: 0...(n - train)), test = c.int(in: 0...(n - train - validation))
             let stratified = c.bool()
             let seed = c.rng.next()
@@ -54,7 +54,7 @@ func randomDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) 
         try forAll("label corruption", cases: 30) { c in
             let n = c.size(0...300), k = c.size(1...10)
             let fraction = c.double(in: 0...1)
-            let data = try randomDataset(d: 2, n: n, k: k, using: &c.rng)
+            let data = try randomLabelledDataset(d: 2, n: n, k: k, using: &c.rng)
             c.note("n=\(n) k=\(k) fraction=\(fraction)")
             let (corrupted, record) = try data.corruptingLabels(fraction: fraction, using: &c.rng)
             try c.expect(record.replacedCount == Int((fraction * Double(n)).rounded()), "replaced count")
@@ -82,7 +82,7 @@ func randomDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) 
             let shift = c.vector(count: d), scale = c.vector(count: d, in: 0.1...100)
             for i in 0..<n { for j in 1..<d { features[j, i] = features[j, i] * scale[j] + shift[j] } }
             let train = try Dataset(name: "t", features: features, labels: [Int](repeating: 0, count: n), classCount: 1)
-            let other = try randomDataset(d: d, n: 5, k: 1, using: &c.rng)
+            let other = try randomLabelledDataset(d: d, n: 5, k: 1, using: &c.rng)
             let fit = try Standardization(fittedTo: train)
             let standardized = try fit.apply(to: train)
             for j in 0..<d {
@@ -102,13 +102,13 @@ func randomDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) 
             }
         }
         var rng = Xoshiro256StarStar(seed: 2)
-        let fit = try Standardization(fittedTo: try randomDataset(d: 3, n: 4, k: 1, using: &rng))
-        #expect(throws: BilevelError.self) { try fit.apply(to: try randomDataset(d: 2, n: 4, k: 1, using: &rng)) }
+        let fit = try Standardization(fittedTo: try randomLabelledDataset(d: 3, n: 4, k: 1, using: &rng))
+        #expect(throws: BilevelError.self) { try fit.apply(to: try randomLabelledDataset(d: 2, n: 4, k: 1, using: &rng)) }
     }
 
     @Test func biasScalingAndBinaryPairs() throws {
         var rng = Xoshiro256StarStar(seed: 5)
-        let data = try randomDataset(d: 4, n: 7, k: 3, using: &rng)
+        let data = try randomLabelledDataset(d: 4, n: 7, k: 3, using: &rng)
         let biased = data.withBiasFeature()
         #expect(biased.featureCount == 5)
         for i in 0..<7 {

@@ -50,12 +50,15 @@ import NHGDTestSupport
 
     @Test func breastCancerTrainsToHighAccuracy() throws {
         var rng = Xoshiro256StarStar(seed: 12)
-        let parts = try shippedBreastCancer.get().split(trainCount: 300, validationCount: 134, testCount: 135, using: &rng)
-        let scaler = try Standardization(fittedTo: parts.training)
-        let problem = try LogisticRegression(training: scaler.apply(to: parts.training).withBiasFeature(),
-                                             validation: scaler.apply(to: parts.validation).withBiasFeature(),
-                                             test: scaler.apply(to: parts.test).withBiasFeature())
+        let problem = try LogisticRegression.breastCancer(using: &rng)
         #expect(problem.innerDimension == 31 && problem.outerDimension == 31)
+        #expect(problem.trainingCount == 300 && problem.validationCount == 134 && problem.testInputs.columns == 135)
+        // Standardised on the training part: its feature means are 0 (to rounding), bias row 1.
+        for j in 0..<30 {
+            let mean = (0..<300).reduce(0.0) { $0 + problem.trainingInputs[j, $1] } / 300
+            #expect(abs(mean) < 1e-12)
+        }
+        #expect((0..<300).allSatisfy { problem.trainingInputs[30, $0] == 1 })
         let x = [Double](repeating: log(0.01), count: 31)
         let y = try problem.innerSolution(x: x, tolerance: 1e-10)
         let metrics = try problem.metrics(x: x, y: y)
@@ -81,6 +84,10 @@ import NHGDTestSupport
             let expected = parts.training.features.column(i).map { $0 * (0.5 - Double(parts.training.labels[i])) }
             #expect(gradients.column(j) == expected)
         }
+        let standard = try LogisticRegression.mnistPair(trainCount: 20, validationCount: 10, testCount: 0, using: &rng)
+        #expect(standard.innerDimension == 785 && standard.testInputs.columns == 0)
+        #expect(Set(try standard.metrics(x: standard.initialOuter(), y: standard.initialInner()).keys)
+            == ["validation_loss", "validation_accuracy"])
         let mnist = try shippedMNIST.get()
         #expect(throws: BilevelError.self) { try LogisticRegression(training: mnist, validation: mnist) }
     }

@@ -62,6 +62,47 @@ public struct LogisticRegression: DenseHessianProblem, PerSampleLossProblem {
         testLabels = test?.labels.map(Double.init) ?? []
     }
 
+    /// The breast-cancer benchmark: ``Dataset/breastCancer()`` split (stratified, seeded),
+    /// standardised on the training part, with a bias feature (d = 31: 30 features + bias).
+    /// - Throws: data-loading errors, or ``BilevelError`` for sizes beyond the 569 samples.
+    public static func breastCancer(
+        trainCount: Int = 300, validationCount: Int = 134, testCount: Int = 135,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> LogisticRegression {
+        try standardized(Dataset.breastCancer(), trainCount: trainCount, validationCount: validationCount,
+                         testCount: testCount, using: &rng)
+    }
+
+    /// An MNIST pair ("3 versus 8" by default: label 1 for `positive`) from ``Dataset/mnist5k()``,
+    /// pixels scaled to [0, 1], with a bias feature (d = 785), split stratified and seeded
+    /// (1,000 samples: 500 per digit).
+    public static func mnistPair(
+        positive: Int = 8, negative: Int = 3, trainCount: Int = 500, validationCount: Int = 250, testCount: Int = 250,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> LogisticRegression {
+        let pair = try Dataset.mnist5k().binaryPair(positive: positive, negative: negative).scaled(by: 1.0 / 255)
+            .withBiasFeature()
+        let parts = try pair.split(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
+                                   using: &rng)
+        return try LogisticRegression(training: parts.training, validation: parts.validation,
+                                      test: testCount > 0 ? parts.test : nil)
+    }
+
+    /// Splits a binary data set (stratified, seeded), fits a ``Standardization`` on the training
+    /// part, applies it to all parts and appends a bias feature.
+    public static func standardized(
+        _ dataset: Dataset, trainCount: Int, validationCount: Int, testCount: Int,
+        using rng: inout some RandomNumberGenerator
+    ) throws -> LogisticRegression {
+        let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
+                                      using: &rng)
+        let scaler = try Standardization(fittedTo: parts.training)
+        return try LogisticRegression(
+            training: scaler.apply(to: parts.training).withBiasFeature(),
+            validation: scaler.apply(to: parts.validation).withBiasFeature(),
+            test: testCount > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil)
+    }
+
     public func initialOuter() -> [Double] { [Double](repeating: 0, count: outerDimension) }
     public func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
 

@@ -138,7 +138,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         configuration.innerLearningRate = c.innerLearningRate
         configuration.outerLearningRate = c.outerLearningRate
         configuration.seed = c.seed
-        configuration.blasThreadsWhilePipelined = c.threads >= 2 ? 1 : nil
+        configuration.innerLoopBLASThreads = 1
         configuration.pipelined = c.threads >= 2
 
         func run<E: HypergradientEstimator>(_ estimator: E) throws -> (x: [Double], y: [Double], trace: [TraceRecord])

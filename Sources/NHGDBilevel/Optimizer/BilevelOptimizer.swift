@@ -105,8 +105,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         let observing = estimatorBox.estimator.observesInnerGradients
         let pipelined = observing && configuration.pipelined
         let savedThreads = BLAS.threadCount
-        if pipelined, let t = configuration.blasThreadsWhilePipelined { BLAS.threadCount = t }
-        defer { if pipelined, configuration.blasThreadsWhilePipelined != nil { BLAS.threadCount = savedThreads } }
+        if let t = configuration.innerLoopBLASThreads { BLAS.threadCount = t }
+        defer { if configuration.innerLoopBLASThreads != nil { BLAS.threadCount = savedThreads } }
 
         let worker = pipelined ? SketchWorker(estimatorBox) : nil
         let b = sampler.batchSize

@@ -1,0 +1,239 @@
+import Foundation
+import Testing
+import NHGDLinearAlgebra
+import NHGDSketches
+@testable import NHGDBilevel
+import NHGDTestSupport
+
+/// Estimators against the closed-form ridge hypergradient (ALGORITHMS.md §7).
+///
+/// Conditioning: with `x ∈ [−1, 1]^d` the regulariser's curvature `e^x ∈ [0.37, 2.7]`, and the
+/// data Hessian `AAᵀ/(n s²)` of Gaussian inputs with n ≥ 4d has eigenvalues within a small
+/// factor of `1/s²`; so κ(H) stays below a few hundred and every tolerance below is far above
+/// κ·eps ≈ 1e-13 (the rounding floor of a backward-stable solve).
+@Suite struct EstimatorTests {
+    /// A ridge problem with d ∈ 2…`maxD`, n = 8d training samples, and a point x ∈ [−1, 1]^d
+    /// with y = y*(x).
+    static func ridgeCase(_ c: inout PropertyCase, maxD: Int = 24, noise: Double = 1)
+        throws -> (RidgeRegression, [Double], [Double]) {
+        let d = c.size(2...maxD)
+        let problem = try RidgeRegression.synthetic(n: 8 * d, m: 4 * d, d: d, noise: noise, using: &c.rng)
+        let x = c.vector(count: d, in: -1...1)
+        let y = try problem.solveInner(x: x)
+        c.note("d = \(d)")
+        return (problem, x, y)
+    }
+
+    @Test func exactMatchesClosedForm() throws {
+        try forAll("exact hypergradient = closed form", cases: 40) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c)
+            var estimator = try ExactHypergradient<RidgeRegression>()
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let reference = try problem.exactHypergradient(x: x)
+            let error = relativeError(estimate.hypergradient, reference)
+            // Same formula through the same Cholesky factor: only rounding (κ·eps ≪ 1e-10) separates them.
+            try c.expect(error <= 1e-10, "relative error \(error)")
+            try c.expect(estimate.oracleCalls.crossProducts == 1 && estimate.oracleCalls.outerGradients == 1,
+                         "oracle counts \(estimate.oracleCalls)")
+        }
+    }
+
+    @Test func exactByHessianVectorProductsMatchesClosedForm() throws {
+        // A wrapper that hides the closed-form Hessian forces the p-HVP path.
+        try forAll("exact via p HVPs = closed form", cases: 20) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c)
+            var estimator = try ExactHypergradient<HessianFreeRidge>()
+            let estimate = try estimator.estimate(problem: HessianFreeRidge(base: problem), x: x, y: y, using: &c.rng)
+            let error = relativeError(estimate.hypergradient, try problem.exactHypergradient(x: x))
+            try c.expect(error <= 1e-10, "relative error \(error)")
+            try c.expect(estimate.oracleCalls.hessianVectorProducts == problem.innerDimension, "p HVPs")
+        }
+    }
+
+    @Test func conjugateGradientWithPIterationsMatchesExact() throws {
+        try forAll("CG with K = p = exact", cases: 40) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c)
+            var estimator = try ConjugateGradientHypergradient<RidgeRegression>(
+                iterations: problem.innerDimension, tolerance: 1e-14, warmStart: false)
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let error = relativeError(estimate.hypergradient, try problem.exactHypergradient(x: x))
+            // CG terminates in p steps in exact arithmetic; with κ ≤ a few hundred the residual
+            // reaches 1e-14·‖b‖ long before, so the error is ≲ κ·1e-14 ≪ 1e-8.
+            try c.expect(error <= 1e-8, "relative error \(error)")
+            if let bound = estimate.errorBound {
+                let uError = relativeError(estimate.solution, try denseSolve(problem.hessian(x: x, y: y),
+                                                                             problem.outerGradients(x: x, y: y).y))
+                try c.expect(uError <= bound + 1e-12, "u error \(uError) above its bound \(bound)")
+            }
+        }
+    }
+
+    @Test func conjugateGradientErrorBoundHoldsWhenTruncated() throws {
+        try forAll("CG a-posteriori bound", cases: 40) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c)
+            var estimator = try ConjugateGradientHypergradient<RidgeRegression>(iterations: 2, warmStart: false)
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let exactU = try denseSolve(problem.hessian(x: x, y: y), problem.outerGradients(x: x, y: y).y)
+            let error = relativeError(estimate.solution, exactU)
+            if let bound = estimate.errorBound {
+                // The dense reference itself carries a relative error of order κ·eps ≲ 1e-13.
+                try c.expect(error <= bound * (1 + 1e-9) + 1e-12, "u error \(error) above the bound \(bound)")
+            }
+        }
+    }
+
+    @Test func neumannWithEnoughTermsMatchesExact() throws {
+        try forAll("Neumann with Q terms = exact", cases: 15) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c, maxD: 12)
+            let eigen = try SymmetricEigendecomposition(problem.hessian(x: x, y: y))
+            let (mu, lipschitz) = (eigen.values.first!, eigen.values.last!)
+            // Truncation error (1 − μ/L)^{Q+1} ≤ 1e-10 with η = 1/L.
+            let terms = Int((log(1e-10) / log1p(-mu / lipschitz)).rounded(.up))
+            var estimator = try NeumannHypergradient<RidgeRegression>(terms: terms, stepSize: 1 / lipschitz)
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let error = relativeError(estimate.hypergradient, try problem.exactHypergradient(x: x))
+            c.note("Q = \(terms), κ = \(lipschitz / mu)")
+            try c.expect(error <= 1e-8, "relative error \(error)")
+            try c.expect(estimate.oracleCalls.hessianVectorProducts == terms, "Q HVPs")
+        }
+    }
+
+    @Test func amigoConvergesToExactWhenWarmStarted() throws {
+        try forAll("AmIGO warm-started → exact", cases: 10) { c in
+            let (problem, x, y) = try Self.ridgeCase(&c, maxD: 10)
+            let eigen = try SymmetricEigendecomposition(problem.hessian(x: x, y: y))
+            let (mu, lipschitz) = (eigen.values.first!, eigen.values.last!)
+            var estimator = try AmIGOHypergradient<RidgeRegression>(steps: 50, stepSize: 1 / lipschitz)
+            var estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            // Gradient descent on the quadratic contracts by (1 − μ/L) per step; warm starts add up.
+            let rounds = Int((log(1e-10) / log1p(-mu / lipschitz) / 50).rounded(.up))
+            for _ in 0..<rounds { estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng) }
+            let error = relativeError(estimate.hypergradient, try problem.exactHypergradient(x: x))
+            try c.expect(error <= 1e-8, "relative error \(error) after \(rounds + 1) warm-started rounds")
+        }
+    }
+
+    /// Feeds every training gradient at y to the estimator in blocks (running mean: F = mean gᵢgᵢᵀ).
+    static func observeAll<S: FisherSketch>(
+        _ estimator: inout NaturalHypergradient<RidgeRegression, S>, _ problem: RidgeRegression, y: [Double],
+        block: Int = 50
+    ) throws {
+        let n = problem.trainingCount
+        var start = 0
+        while start < n {
+            let count = min(block, n - start)
+            var g = Matrix(rows: problem.innerDimension, columns: count)
+            var w = [Double](repeating: 0, count: count)
+            try problem.perSampleGradients(x: problem.initialOuter(), y: y, samples: Array(start..<start + count),
+                                           into: &g, weights: &w)
+            try estimator.observe(gradients: g, weights: w)
+            start += count
+        }
+    }
+
+    @Test func naturalHypergradientWithDenseFisherIsConsistent() throws {
+        // Well-specified linear-Gaussian model, n = 4000 ≫ d, weak regularisation (x = −3):
+        // the empirical Fisher (1/n)Σ rᵢ² aᵢaᵢᵀ/s⁴ concentrates on AAᵀ/(n s²) with relative error
+        // O(√(d/n)) ≈ 0.05 at d = 10, which moves the hypergradient's direction by far less than
+        // the 0.99-cosine threshold allows (arccos 0.99 ≈ 8°).
+        try forAll("NHGD(dense Fisher) ≈ exact", cases: 6) { c in
+            let d = 10
+            let problem = try RidgeRegression.synthetic(n: 4000, m: 200, d: d, noise: 0.5, using: &c.rng)
+            let x = [Double](repeating: -3, count: d)
+            let y = try problem.solveInner(x: x)
+            var estimator = try NaturalHypergradient<RidgeRegression, DenseFisher>(
+                sketch: DenseFisher(dimension: d), damping: 0, forgetting: .runningMean)
+            try Self.observeAll(&estimator, problem, y: y)
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let exact = try problem.exactHypergradient(x: x)
+            let cosine = BLAS.dot(estimate.hypergradient, exact) / (BLAS.norm(estimate.hypergradient) * BLAS.norm(exact))
+            try c.expect(cosine >= 0.99, "cosine \(cosine)")
+            try c.expect(estimate.errorBound == 0, "the dense Fisher has no sketching error")
+            try c.expect(estimate.oracleCalls.hessianVectorProducts == 0, "NHGD spends no HVPs")
+        }
+    }
+
+    @Test func naturalHypergradientSketchErrorWithinCertificate() throws {
+        try forAll("NHGD(FD) within its certificate of NHGD(dense)", cases: 30) { c in
+            let d = c.size(6...40)
+            let rank = c.int(in: 1...max(1, d / 3))
+            let problem = try RidgeRegression.synthetic(n: 10 * d, m: 2 * d, d: d, noise: 1, using: &c.rng)
+            let x = c.vector(count: d, in: -1...1)
+            let y = try problem.solveInner(x: x)
+            let damping = c.double(in: 0...0.1)
+            let compensation: DiagonalCompensation = [.none, .scalar, .residualDiagonal][c.int(in: 0...2)]
+            c.note("d = \(d), ℓ = \(rank), λ = \(damping), \(compensation)")
+            var sketched = try NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
+                sketch: FrequentDirectionsSketch(dimension: d, rank: rank, compensation: compensation),
+                damping: damping, forgetting: .runningMean)
+            var dense = try NaturalHypergradient<RidgeRegression, DenseFisher>(
+                sketch: DenseFisher(dimension: d), damping: damping, forgetting: .runningMean)
+            try Self.observeAll(&sketched, problem, y: y, block: 7)
+            try Self.observeAll(&dense, problem, y: y, block: 7)
+            let a = try sketched.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let b = try dense.estimate(problem: problem, x: x, y: y, using: &c.rng)
+            let error = relativeError(a.solution, b.solution)
+            let bound = try #require(a.errorBound)
+            // The certificate is a worst-case bound; allow rounding of two solves (κ·eps ≪ 1e-10).
+            try c.expect(error <= bound + 1e-10, "error \(error) above the certificate \(bound)")
+        }
+    }
+
+    @Test func estimatorsRejectBadPointsAndHyperparameters() throws {
+        var rng = Xoshiro256StarStar(seed: 7)
+        let problem = try RidgeRegression.synthetic(n: 40, m: 10, d: 5, noise: 1, using: &rng)
+        let x = problem.initialOuter(), y = problem.initialInner()
+        var cg = try ConjugateGradientHypergradient<RidgeRegression>()
+        #expect(throws: BilevelError.self) { try cg.estimate(problem: problem, x: [0, 0], y: y, using: &rng) }
+        #expect(throws: BilevelError.nonFinite(operation: "ConjugateGradientHypergradient", argument: "y")) {
+            try cg.estimate(problem: problem, x: x, y: [.nan, 0, 0, 0, 0], using: &rng)
+        }
+        #expect(throws: BilevelError.self) { try ConjugateGradientHypergradient<RidgeRegression>(iterations: 0) }
+        #expect(throws: BilevelError.self) { try NeumannHypergradient<RidgeRegression>(terms: 5, stepSize: 0) }
+        #expect(throws: BilevelError.self) { try AmIGOHypergradient<RidgeRegression>(steps: 5, stepSize: -.infinity) }
+        #expect(throws: BilevelError.self) { try ExactHypergradient<RidgeRegression>(memoryBudget: 0) }
+        #expect(throws: BilevelError.self) {
+            try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 5), damping: -1)
+        }
+        #expect(throws: BilevelError.self) {
+            try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 5), forgetting: .constant(1.5))
+        }
+        var mismatched = try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 4))
+        #expect(throws: BilevelError.self) { try mismatched.estimate(problem: problem, x: x, y: y, using: &rng) }
+        var tooSmall = try ExactHypergradient<RidgeRegression>(memoryBudget: 8)
+        do {
+            _ = try tooSmall.estimate(problem: problem, x: x, y: y, using: &rng)
+            Issue.record("the exact estimator accepted a Hessian beyond its budget")
+        } catch let error as BilevelError {
+            #expect(error == .exceedsMemoryBudget(method: "exact hypergradient (dense 5×5 Hessian)",
+                                                   bytesNeeded: 200, bytesAllowed: 8))
+            #expect(error.description.contains("200 B"))
+        }
+    }
+}
+
+/// Ridge without its closed-form Hessian: only Hessian-vector products.
+struct HessianFreeRidge: SecondOrderBilevelProblem {
+    let base: RidgeRegression
+    var innerDimension: Int { base.innerDimension }
+    var outerDimension: Int { base.outerDimension }
+    var trainingCount: Int { base.trainingCount }
+    var validationCount: Int { base.validationCount }
+    func initialOuter() -> [Double] { base.initialOuter() }
+    func initialInner() -> [Double] { base.initialInner() }
+    func perSampleGradients(x: [Double], y: [Double], samples: [Int], into g: inout Matrix, weights: inout [Double]) throws {
+        try base.perSampleGradients(x: x, y: y, samples: samples, into: &g, weights: &weights)
+    }
+    func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
+        try base.regularizerGradient(x: x, y: y, into: &gradient)
+    }
+    func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] { try base.regularizerCurvature(x: x, y: y) }
+    func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] { try base.crossProduct(x: x, y: y, u: u) }
+    func innerValue(x: [Double], y: [Double]) throws -> Double { try base.innerValue(x: x, y: y) }
+    func outerValue(x: [Double], y: [Double]) throws -> Double { try base.outerValue(x: x, y: y) }
+    func outerGradients(x: [Double], y: [Double]) throws -> (x: [Double], y: [Double]) { try base.outerGradients(x: x, y: y) }
+    func metrics(x: [Double], y: [Double]) throws -> [String: Double] { try base.metrics(x: x, y: y) }
+    func hessianVectorProduct(x: [Double], y: [Double], v: [Double], samples: [Int]?, into result: inout [Double]) throws {
+        try base.hessianVectorProduct(x: x, y: y, v: v, samples: samples, into: &result)
+    }
+}

@@ -538,3 +538,57 @@ struct BaselineHyperparameterTests {
         #expect(qnbo.inverseHessian == nil && nbo.correctedInner == nil && soba.direction == nil)
     }
 }
+
+// MARK: - On the library's RidgeRegression
+
+/// The three baselines on ``RidgeRegression`` (the library's closed-form reference problem)
+/// at a fixed x, against its `exactHypergradient(x:)` and `solveInner(x:)`.
+struct BaselinesOnRidgeRegressionTests {
+    @Test func eachBaselineReachesTheExactHypergradientOrInnerSolution() throws {
+        try forAll("baselines on RidgeRegression", cases: 10) { c in
+            let d = c.size(1...8), n = 3 * d + c.int(in: 5...30), m = c.int(in: 5...30)
+            let noise = c.double(in: 0.3...1)
+            var rng = c.rng.split()
+            let problem = try RidgeRegression.synthetic(n: n, m: m, d: d, noise: noise, using: &rng)
+            let x = (0..<d).map { _ in log(c.double(in: 0.05...1)) }
+            let yStar = try problem.solveInner(x: x)
+            let exact = try problem.exactHypergradient(x: x)
+            let values = try SymmetricEigendecomposition(problem.hessian(x: x, y: yStar)).values
+            let mu = values.first!, l = values.last!
+            c.note("d=\(d) n=\(n) m=\(m) s=\(noise) κ=\(l / mu)")
+            // J is e^x ⊙ y*: the hypergradient's error is at most max e^x|y*| ‖u − u*‖, so compare
+            // in the norm `‖d − d*‖ / (max e^x|y*| ‖u*‖)`, which has the relative error of u.
+            let uStar = try problem.outerGradients(x: x, y: yStar).y
+            let uExact = try denseSolve(problem.hessian(x: x, y: yStar), uStar)
+            let scale = zip(x, yStar).map { exp($0) * abs($1) }.max()! * BLAS.norm(uExact)
+            func hypergradientError(_ e: HypergradientEstimate) -> Double {
+                BLAS.norm(zip(e.hypergradient, exact).map { $0 - $1 }) / max(scale, .leastNormalMagnitude)
+            }
+            let floor = 1e3 * Double(d) * (l / mu) * Double.ulpOfOne
+
+            // NBO, K = 3d CG steps at y*: exact up to its a-posteriori bound (≤ 1e-8 required).
+            var nbo = try CurvatureAwareHypergradient<RidgeRegression>(iterations: 3 * d, tolerance: 1e-13)
+            let nboEstimate = try nbo.estimate(problem: problem, x: x, y: yStar, using: &rng)
+            let nboBound = try #require(nboEstimate.errorBound)
+            try c.expect(nboBound <= 1e-8, "NBO bound \(nboBound)")
+            try c.expect(hypergradientError(nboEstimate) <= nboBound + floor, "NBO error \(hypergradientError(nboEstimate))")
+
+            // SOBA, full batch, ρ = 1/L: (1 − μ/L)^N ≤ 1e-9 after N steps.
+            let rate = 1 - mu / l
+            let steps = max(1, Int((log(1e-9) / log(rate)).rounded(.up)))
+            var soba = try SOBAHypergradient<RidgeRegression>(stepSize: 1 / l, batchSize: nil)
+            var sobaEstimate: HypergradientEstimate?
+            for _ in 0..<steps { sobaEstimate = try soba.estimate(problem: problem, x: x, y: yStar, using: &rng) }
+            let sobaError = hypergradientError(try #require(sobaEstimate))
+            try c.expect(sobaError <= 1e-9 + floor, "SOBA error \(sobaError) after \(steps) steps")
+
+            // qNBO from y = 0 reaches y* (superlinear; stops at ‖∇g‖ ≤ 1e-10 ‖∇g(0)‖).
+            var qnbo = try QuasiNewtonHypergradient<RidgeRegression>(quasiNewtonSteps: 4 * d + 4, memory: 4 * d + 4)
+            let qnboEstimate = try qnbo.estimate(problem: problem, x: x, y: problem.initialInner(), using: &rng)
+            let yK = try #require(qnbo.lastInnerIterate)
+            try c.expect(relativeError(yK, yStar) <= 1e-7, "qNBO y_K vs y*: \(relativeError(yK, yStar))")
+            try c.expect(BLAS.dot(qnboEstimate.solution, try problem.outerGradients(x: x, y: yK).y) > 0,
+                         "qNBO: H_K not positive definite along ∇ᵧf")
+        }
+    }
+}

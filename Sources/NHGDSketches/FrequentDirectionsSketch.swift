@@ -77,7 +77,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     ///   - rank: ℓ ≥ 1, the number of directions kept.
     ///   - compensation: diagonal compensation (default none).
     ///   - shrinkMethod: `.gramTrick` (default) or `.svd`.
-    ///   - compression: `.none` (default) or `.gaussian(columns: s)`.
+    ///   - compression: `.none` (default), `.gaussian(columns: s)` or `.sampledColumns(columns: s)`.
     ///   - seed: seeds the generator that draws the compression matrices.
     /// - Throws: `invalidArgument` for a non-positive size, interval or width;
     ///   `tooLargeToMaterialize` when the p×2ℓ buffer's byte count overflows.
@@ -90,6 +90,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         try requirePositive(rank, "rank", op)
         if case let .gramTrick(interval) = shrinkMethod { try requirePositive(interval, "reorthogonalizationInterval", op) }
         if case let .gaussian(columns) = compression { try requirePositive(columns, "compressed width s", op) }
+        if case let .sampledColumns(columns) = compression { try requirePositive(columns, "sampled width s", op) }
         let (elements, overflow) = dimension.multipliedReportingOverflow(by: 2 * rank)
         guard !overflow, elements <= Int.max / 8 else {
             throw LinearAlgebraError.tooLargeToMaterialize(dimension: dimension, bytesNeeded: Int.max, bytesAllowed: Int.max)
@@ -124,7 +125,8 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
 
     /// Folds a p×b block into the sketch (see ``FisherSketch/ingest(_:weights:forgetting:)``).
     /// With `compression == .gaussian(columns: s)` the block is first compressed to s columns
-    /// with Ω drawn from the sketch's own seeded generator.
+    /// with Ω drawn from the sketch's own seeded generator; with `.sampledColumns(columns: s)`
+    /// only s columns drawn by that generator are copied, scaled by `√(b/s)`.
     /// - Complexity: O(p·b) to append, plus a shrink (≈ 7pℓ² flops for the Gram trick) every
     ///   ℓ appended columns: amortised O(pℓ) per gradient.
     public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
@@ -137,6 +139,22 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             var rng = compressionGenerator
             try ingest(gradients, weights: weights, forgetting: beta, compressingTo: columns, using: &rng)
             compressionGenerator = rng
+        case let .sampledColumns(columns):
+            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                                operation: "FrequentDirectionsSketch.ingest")
+            let b = gradients.columns
+            if columns >= b {
+                try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
+                return
+            }
+            // Partial Fisher–Yates: the first s entries of `order` are a uniform s-subset.
+            var order = Array(0..<b)
+            var rng = compressionGenerator
+            for i in 0..<columns { order.swapAt(i, i + Int(rng.next(upperBound: UInt64(b - i)))) }
+            compressionGenerator = rng
+            let boost = (Double(b) / Double(columns)).squareRoot()
+            try append(gradients, rowScales: scales.map { $0 * boost }, compression: nil,
+                       selection: order[0..<columns], forgetting: beta)
         }
     }
 
@@ -253,10 +271,14 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     // MARK: Ingestion
 
     /// Applies forgetting, then appends the block's columns (scaled, or compressed by
-    /// `compression` whose rows are already scaled), shrinking whenever the buffer is full.
-    mutating func append(_ gradients: Matrix, rowScales: [Double], compression omega: Matrix?, forgetting beta: Double) throws {
+    /// `compression` whose rows are already scaled, or only the columns `selection`),
+    /// shrinking whenever the buffer is full.
+    mutating func append(_ gradients: Matrix, rowScales: [Double], compression omega: Matrix?,
+                         selection: ArraySlice<Int>? = nil, forgetting beta: Double) throws {
         applyForgetting(beta)
-        let incoming = omega?.columns ?? gradients.columns
+        let incoming = omega?.columns ?? selection?.count ?? gradients.columns
+        let all = Array(0..<(selection == nil ? gradients.columns : 0))
+        let sources = selection ?? all[...]
         var done = 0
         while done < incoming {
             if filledColumns == 2 * rank { try shrink() }
@@ -273,13 +295,13 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
                 var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
                 exactDiagonal = []
                 diagonal.withUnsafeMutableBufferPointer { d in
-                    copyScaledColumns(of: gradients, columns: done..<(done + n), scales: rowScales,
+                    copyScaledColumns(of: gradients, columns: sources.dropFirst(done).prefix(n), scales: rowScales,
                                       multiplier: 1 / columnScale, into: &buffer, at: filledColumns,
                                       squaresInto: d, squareWeight: columnScale * columnScale)
                 }
                 exactDiagonal = diagonal
             } else {
-                copyScaledColumns(of: gradients, columns: done..<(done + n), scales: rowScales,
+                copyScaledColumns(of: gradients, columns: sources.dropFirst(done).prefix(n), scales: rowScales,
                                   multiplier: 1 / columnScale, into: &buffer, at: filledColumns)
             }
             filledColumns += n

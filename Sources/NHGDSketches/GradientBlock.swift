@@ -68,7 +68,7 @@ func validatedExtraDiagonal(_ extra: [Double]?, dimension p: Int, operation: Str
 /// squares of the written values times `squareWeight` to it (the exact-diagonal tracker).
 /// - Complexity: one pass over the copied columns; no allocation.
 func copyScaledColumns(
-    of gradients: Matrix, columns sourceColumns: Range<Int>, scales: [Double], multiplier: Double,
+    of gradients: Matrix, columns sourceColumns: some Collection<Int>, scales: [Double], multiplier: Double,
     into destination: inout Matrix, at destinationColumn: Int,
     squaresInto diagonal: UnsafeMutableBufferPointer<Double>? = nil, squareWeight: Double = 1
 ) {

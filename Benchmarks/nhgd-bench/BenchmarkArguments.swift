@@ -22,6 +22,9 @@ enum BenchmarkArguments {
             case "--help", "-h": return nil
             case "--quick": options.quick = true
             case "--json": options.jsonPath = try value(for: "--json")
+            case "--plots": options.plotsDirectory = try value(for: "--plots")
+            case "--smoke": options.smoke = true
+            case "--cell": options.scalingCell = try value(for: "--cell")
             case "--threads":
                 let text = try value(for: "--threads")
                 guard let n = Int(text), n >= 1 else { throw Failure(description: "--threads needs a positive integer, got \(text)") }
@@ -47,6 +50,9 @@ enum BenchmarkArguments {
             "  --quick        smaller problems, fewer repetitions",
             "  --json FILE    also write the records as one JSON array",
             "  --threads N    OpenBLAS threads (default: all cores)",
+            "  --plots DIR    where suites with plots write SVGs (default: next to --json)",
+            "  --smoke        smallest cells only (scaling; for the debug smoke test)",
+            "  --cell SPEC    scaling child mode: measure one cell, write its records to --json",
             "",
             "suites:",
         ]

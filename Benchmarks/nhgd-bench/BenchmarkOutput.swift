@@ -12,6 +12,8 @@ enum BenchmarkOutput {
             if let ratio = r.ratio { fields.append("\"ratio\": \(number(ratio))") }
             if let limit = r.limit { fields.append("\"limit\": \(quote(limit))") }
             for (key, value) in r.metrics { fields.append("\(quote(key)): \(number(value))") }
+            for (key, value) in r.labels { fields.append("\(quote(key)): \(quote(value))") }
+            for (key, value) in r.flags { fields.append("\(quote(key)): \(value)") }
             for (key, value) in context { fields.append("\(quote(key)): \(quote(value))") }
             return "  {" + fields.joined(separator: ", ") + "}"
         }

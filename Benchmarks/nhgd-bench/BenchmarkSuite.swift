@@ -23,6 +23,12 @@ struct BenchmarkOptions: Sendable {
     var jsonPath: String?
     /// Suites to run (all when empty).
     var suites: [String] = []
+    /// Where suites that draw plots write their SVGs (next to the JSON when nil).
+    var plotsDirectory: String?
+    /// The smallest cells only (for the debug-build smoke test).
+    var smoke = false
+    /// `scaling` child mode: measure this one cell and exit (see ScalingSuite).
+    var scalingCell: String?
 }
 
 /// What a suite receives: the options and lazily measured machine limits.
@@ -76,6 +82,10 @@ struct BenchmarkRecord {
     var limit: String?
     /// Further named figures, in display order.
     var metrics: [(String, Double)] = []
+    /// Named strings (written to JSON after the metrics, e.g. `method`).
+    var labels: [(String, String)] = []
+    /// Named booleans (written to JSON after the labels, e.g. `feasible`).
+    var flags: [(String, Bool)] = []
 }
 
 /// The suites `nhgd-bench` knows. Add new suites here (one line each).
@@ -83,6 +93,7 @@ enum BenchmarkRegistry {
     static let suites: [any BenchmarkSuite] = [
         WoodburySuite(),
         SketchSuite(),
+        ScalingSuite(),
     ]
 
     static func suite(named name: String) -> (any BenchmarkSuite)? {

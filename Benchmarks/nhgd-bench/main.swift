@@ -26,8 +26,9 @@ func runBenchmarks() -> Int32 {
         FileHandle.standardError.write(Data("nhgd-bench: \(error)\n\n\(BenchmarkArguments.usage)\n".utf8))
         return 2
     }
-    warnAboutBuildConfiguration()
     BLAS.threadCount = options.threads
+    if let cell = options.scalingCell { return ScalingSuite.runChildCell(cell, options: options) }
+    warnAboutBuildConfiguration()
     let context = BenchmarkContext(options: options)
     let suites = options.suites.isEmpty ? BenchmarkRegistry.suites : options.suites.compactMap(BenchmarkRegistry.suite(named:))
     print("nhgd-bench: OpenBLAS threads \(BLAS.threadCount), \(ProcessInfo.processInfo.activeProcessorCount) cores\(options.quick ? ", quick mode" : "")")

@@ -1,0 +1,327 @@
+import Foundation
+import NaturalHypergradient
+
+/// One cell of the `scaling` suite, measured in its own child process so that the peak
+/// resident set (`VmHWM`, per process) belongs to that cell alone.
+///
+/// Spelled on the command line as `kind:key=value:…`, for example
+/// `synthetic:p=1000000:k=64:n=4096:m=1024:s=32:b=32` or `mlp:h=1280:k=64:b=64:n=2000:m=1000`.
+struct ScalingCell: Equatable, CustomStringConvertible {
+    enum Kind: String { case synthetic, mlp }
+    var kind: Kind
+    /// Parameters by key: p (synthetic), h (mlp), k (sketch rank), b (minibatch), n, m, s.
+    var values: [String: Int]
+
+    subscript(_ key: String) -> Int { values[key] ?? 0 }
+
+    var description: String {
+        ([kind.rawValue] + values.keys.sorted().map { "\($0)=\(values[$0]!)" }).joined(separator: ":")
+    }
+
+    init(kind: Kind, _ values: [String: Int]) {
+        self.kind = kind
+        self.values = values
+    }
+
+    init(parsing text: String) throws {
+        let parts = text.split(separator: ":")
+        guard let first = parts.first, let kind = Kind(rawValue: String(first)) else {
+            throw BenchmarkArguments.Failure(description: "--cell: unknown kind in \(text) (synthetic or mlp)")
+        }
+        var values = [String: Int]()
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=")
+            guard pair.count == 2, let value = Int(pair[1]), value >= 0 else {
+                throw BenchmarkArguments.Failure(description: "--cell: bad key=value \(part) in \(text)")
+            }
+            values[String(pair[0])] = value
+        }
+        let required = kind == .synthetic ? ["p", "k", "n", "m", "s", "b"] : ["h", "k", "n", "m", "b"]
+        for key in required where values[key] == nil || values[key]! < 1 {
+            throw BenchmarkArguments.Failure(description: "--cell: \(text) needs a positive \(key)")
+        }
+        self.init(kind: kind, values)
+    }
+
+    /// MNIST inputs: d = 784, K = 10.
+    static let mnistFeatures = 784, mnistClasses = 10
+
+    /// p of the cell.
+    var parameterCount: Int {
+        kind == .synthetic ? self["p"]
+            : MLPHyperCleaning.parameterCount(featureCount: Self.mnistFeatures, hiddenWidth: self["h"],
+                                              classCount: Self.mnistClasses)
+    }
+
+    /// A model of the cell's peak memory, to skip cells that cannot fit before starting them:
+    /// the sketch's `(2k + 2)·p` doubles, the p×k Woodbury factor, the p×b gradient block and
+    /// about 16 length-p vectors (x, y, gradients, solutions, CG and Neumann work vectors, the
+    /// shifted and inverted diagonals), plus the sparse data `(n + m)·s·16` bytes.
+    var modelBytes: Int {
+        let p = parameterCount, k = self["k"], b = self["b"]
+        let data = kind == .synthetic ? (self["n"] + self["m"]) * self["s"] * 16 : 0
+        return 8 * p * (3 * k + 2 + b + 16) + data
+    }
+
+    /// Bytes the dense Hessian needs.
+    var denseHessianBytes: Double { 8 * Double(parameterCount) * Double(parameterCount) }
+}
+
+/// The exact estimator's memory budget: the dense Hessian may take at most this.
+let exactMemoryBudget = 4 << 30
+
+/// Hides a problem's closed-form dense Hessian so that ``ExactHypergradient`` assembles H from
+/// p full-batch Hessian-vector products (SyntheticLogisticRegression offers its dense Hessian
+/// only up to p = 4096; the exact reference is wanted to p = 10⁴).
+struct HessianVectorProductsOnly<Base: SecondOrderBilevelProblem>: SecondOrderBilevelProblem {
+    let base: Base
+    var innerDimension: Int { base.innerDimension }
+    var outerDimension: Int { base.outerDimension }
+    var trainingCount: Int { base.trainingCount }
+    var validationCount: Int { base.validationCount }
+    func initialOuter() -> [Double] { base.initialOuter() }
+    func initialInner() -> [Double] { base.initialInner() }
+    func perSampleGradients(x: [Double], y: [Double], samples: [Int], into gradients: inout Matrix, weights: inout [Double]) throws {
+        try base.perSampleGradients(x: x, y: y, samples: samples, into: &gradients, weights: &weights)
+    }
+    func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
+        try base.regularizerGradient(x: x, y: y, into: &gradient)
+    }
+    func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] { try base.regularizerCurvature(x: x, y: y) }
+    func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] { try base.crossProduct(x: x, y: y, u: u) }
+    func innerValue(x: [Double], y: [Double]) throws -> Double { try base.innerValue(x: x, y: y) }
+    func outerValue(x: [Double], y: [Double]) throws -> Double { try base.outerValue(x: x, y: y) }
+    func outerGradients(x: [Double], y: [Double]) throws -> (x: [Double], y: [Double]) { try base.outerGradients(x: x, y: y) }
+    func metrics(x: [Double], y: [Double]) throws -> [String: Double] { try base.metrics(x: x, y: y) }
+    func hessianVectorProduct(x: [Double], y: [Double], v: [Double], samples: [Int]?, into result: inout [Double]) throws {
+        try base.hessianVectorProduct(x: x, y: y, v: v, samples: samples, into: &result)
+    }
+}
+
+/// Peak resident set of this process, from `VmHWM` in /proc/self/status (0 where unavailable).
+func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let fields = line.split(separator: " ")
+        if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+    }
+    return 0
+}
+
+/// `(cosine, relative error)` of an estimate against a reference.
+func agreement(_ estimate: [Double], _ reference: [Double]) -> (cosine: Double, relativeError: Double) {
+    var difference = estimate
+    BLAS.axpy(-1, reference, &difference)
+    let ne = BLAS.norm(estimate), nr = BLAS.norm(reference)
+    return (BLAS.dot(estimate, reference) / (ne * nr), BLAS.norm(difference) / nr)
+}
+
+/// The measurements of one cell (run in the child process).
+enum ScalingCellRunner {
+    /// Timed repetitions of the cheaper estimates: several for small p, one at p ≥ 10⁶.
+    static func repetitions(p: Int) -> Int { p >= 1_000_000 ? 1 : 3 }
+
+    /// Median of `reps` runs of `body` (no warm-up: at p = 10⁷ one run takes seconds), and the last result.
+    static func timed<T>(_ reps: Int, _ body: () throws -> T) rethrows -> (seconds: Double, value: T) {
+        var times = [Double](), value: T?
+        for _ in 0..<max(1, reps) { times.append(try time { value = try body() }) }
+        return (median(times), value!)
+    }
+
+    static func record(_ cell: ScalingCell, _ method: String, seconds: Double, feasible: Bool = true,
+                       metrics: [(String, Double)] = [], labels: [(String, String)] = []) -> BenchmarkRecord {
+        let name = cell.kind == .synthetic ? method : "mlp \(method)"
+        var r = BenchmarkRecord(suite: "scaling", name: name, p: cell.parameterCount, k: cell["k"], seconds: seconds,
+                                metrics: metrics)
+        r.labels = [("method", method), ("problem", cell.kind == .synthetic ? "synthetic-logistic" : "mlp-mnist")] + labels
+        r.flags = [("feasible", feasible)]
+        return r
+    }
+
+    /// Folds `blocks` minibatch gradient blocks into a sketch while taking inner SGD steps
+    /// (what NHGD's inner loop does), then shrinks to k columns. Returns the per-block gradient
+    /// and ingest times (ingest amortises the shrinks, including the final one).
+    static func ingest<P: BilevelProblem>(
+        _ problem: P, x: [Double], y: inout [Double], sketch: inout FrequentDirectionsSketch, blocks: Int, batch: Int,
+        stepSize: Double, rng: inout Xoshiro256StarStar
+    ) throws -> (gradientSeconds: Double, ingestSeconds: Double) {
+        let p = problem.innerDimension
+        var block = Matrix(rows: p, columns: batch)
+        var weights = [Double](repeating: 0, count: batch)
+        var regularizer = [Double](repeating: 0, count: p)
+        var gradientTimes = [Double](), ingestTotal = 0.0
+        for t in 1...blocks {
+            let samples = (0..<batch).map { _ in Int(rng.next(upperBound: UInt64(problem.trainingCount))) }
+            gradientTimes.append(try time {
+                try problem.perSampleGradients(x: x, y: y, samples: samples, into: &block, weights: &weights)
+            })
+            ingestTotal += try time { try sketch.ingest(block, weights: weights, forgetting: 1 / Double(t)) }
+            // y ← y − η (mean ωᵢgᵢ + ∇R).
+            try problem.regularizerGradient(x: x, y: y, into: &regularizer)
+            BLAS.axpy(-stepSize, regularizer, &y)
+            try BLAS.gemv(.none, alpha: -stepSize / Double(batch), block, weights, beta: 1, &y)
+        }
+        if sketch.filledColumns > sketch.rank { ingestTotal += try time { try sketch.shrink() } }
+        return (median(gradientTimes), ingestTotal / Double(blocks))
+    }
+
+    /// Blocks ingested per cell: enough for two shrinks of the 2k-column buffer.
+    static func blockCount(k: Int, b: Int) -> Int { max(4, 2 * ((2 * k + b - 1) / b) + 1) }
+
+    static func run(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
+        switch cell.kind {
+        case .synthetic: return try runSynthetic(cell)
+        case .mlp: return try runMLP(cell)
+        }
+    }
+
+    /// Synthetic logistic regression at p with per-feature strength e^{xⱼ} = 10⁻⁴ (so the data
+    /// curvature matters), y after the inner SGD steps of the ingest phase.
+    static func runSynthetic(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
+        let p = cell["p"], k = cell["k"], b = cell["b"]
+        var rng = Xoshiro256StarStar(seed: 20_26)
+        let problem = try SyntheticLogisticRegression.make(p: p, n: cell["n"], m: cell["m"], nonzerosPerSample: cell["s"],
+                                                           using: &rng)
+        let x = [Double](repeating: log(1e-4), count: p)
+        // L ≤ ¼ maxᵢ‖aᵢ‖² + max e^x bounds every (minibatch) Hessian: Neumann's η = 1/L, SGD's too.
+        var maxSquaredNorm = 0.0
+        let samples = problem.training
+        for i in 0..<samples.sampleCount {
+            var total = 0.0
+            for e in samples.rowStarts[i]..<samples.rowStarts[i + 1] { total += samples.values[e] * samples.values[e] }
+            maxSquaredNorm = max(maxSquaredNorm, total)
+        }
+        let lipschitz = 0.25 * maxSquaredNorm + 1e-4
+        var y = problem.initialInner()
+        var records = [BenchmarkRecord]()
+
+        var sketch = try FrequentDirectionsSketch(dimension: p, rank: k)
+        let (gradientSeconds, ingestSeconds) = try ingest(problem, x: x, y: &y, sketch: &sketch,
+                                                          blocks: blockCount(k: k, b: b), batch: b,
+                                                          stepSize: 1 / lipschitz, rng: &rng)
+        records.append(record(cell, "per-sample gradients", seconds: gradientSeconds,
+                              metrics: [("gradients/s", Double(b) / gradientSeconds), ("b", Double(b))]))
+        records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
+                              metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
+
+        // Woodbury solve on the sketch's operator (factor built once, untimed here).
+        let curvature = try problem.regularizerCurvature(x: x, y: y)
+        let (_, fy) = try problem.outerGradients(x: x, y: y)
+        do {
+            let op = try sketch.lowRankPlusDiagonal(adding: curvature)
+            let factorization = try op.factorized(damping: 0)
+            let columns = op.factor.columns
+            var solution = [Double]()
+            let (solveSeconds, _) = try timed(max(3, repetitions(p: p) + 2)) { solution = try factorization.solve(fy) }
+            blackHole(solution)
+            // Two passes over U (16pk) and 40p bytes of vectors (WoodburySuite.solveVectorBytes).
+            let bytes = 16 * p * columns + WoodburySuite.solveVectorBytes(p: p) + 8 * columns * columns
+            records.append(record(cell, "woodbury solve", seconds: solveSeconds,
+                                  metrics: [("bytes", Double(bytes)), ("GB/s", Double(bytes) / solveSeconds / 1e9),
+                                            ("factor columns", Double(columns))]))
+        }
+
+        // The estimates. NHGD: one estimate on the ingested sketch (outer gradients, factor,
+        // solve, cross product); its outer iteration adds one block's ingest.
+        var estimates = [(String, [Double], Double)]()
+        do {
+            var nhgd = try NaturalHypergradient<SyntheticLogisticRegression, FrequentDirectionsSketch>(
+                sketch: sketch, damping: 0, forgetting: .runningMean)
+            sketch = try FrequentDirectionsSketch(dimension: 1, rank: 1)  // the estimator holds the only copy
+            let (seconds, estimate) = try timed(repetitions(p: p)) { try nhgd.estimate(problem: problem, x: x, y: y, using: &rng) }
+            estimates.append(("nhgd", estimate.hypergradient, seconds))
+            records.append(record(cell, "nhgd", seconds: seconds,
+                                  metrics: [("iteration seconds", seconds + ingestSeconds)]))
+        }
+        do {
+            var cg = try ConjugateGradientHypergradient<SyntheticLogisticRegression>(iterations: 10, tolerance: 0,
+                                                                                    warmStart: false, batchSize: b)
+            let (seconds, estimate) = try timed(repetitions(p: p)) { try cg.estimate(problem: problem, x: x, y: y, using: &rng) }
+            estimates.append(("cg-10", estimate.hypergradient, seconds))
+            records.append(record(cell, "cg-10", seconds: seconds, metrics: [("iteration seconds", seconds)]))
+        }
+        do {
+            var neumann = try NeumannHypergradient<SyntheticLogisticRegression>(terms: 10, stepSize: 1 / lipschitz,
+                                                                               batchSize: b)
+            let (seconds, estimate) = try timed(repetitions(p: p)) {
+                try neumann.estimate(problem: problem, x: x, y: y, using: &rng)
+            }
+            estimates.append(("neumann-10", estimate.hypergradient, seconds))
+            records.append(record(cell, "neumann-10", seconds: seconds, metrics: [("iteration seconds", seconds)]))
+        }
+
+        // Reference: exact where the dense Hessian fits the budget, else long full-batch CG.
+        let denseBytes = cell.denseHessianBytes
+        var reference: [Double]
+        var referenceName: String
+        var cg200: (seconds: Double, value: HypergradientEstimate)?
+        if denseBytes <= Double(exactMemoryBudget) {
+            var exact = try ExactHypergradient<HessianVectorProductsOnly<SyntheticLogisticRegression>>(memoryBudget: exactMemoryBudget)
+            let wrapped = HessianVectorProductsOnly(base: problem)
+            let (seconds, estimate) = try timed(1) { try exact.estimate(problem: wrapped, x: x, y: y, using: &rng) }
+            reference = estimate.hypergradient
+            referenceName = "exact"
+            records.append(record(cell, "exact", seconds: seconds, metrics: [("bytes needed", denseBytes)],
+                                  labels: [("reference", "exact")]))
+        } else {
+            records.append(record(cell, "exact", seconds: .nan, feasible: false, metrics: [("bytes needed", denseBytes)]))
+            reference = []
+            referenceName = "cg-200"
+        }
+        do {
+            var long = try ConjugateGradientHypergradient<SyntheticLogisticRegression>(iterations: 200, tolerance: 1e-12,
+                                                                                      warmStart: false, batchSize: nil)
+            cg200 = try timed(1) { try long.estimate(problem: problem, x: x, y: y, using: &rng) }
+            if referenceName == "cg-200" { reference = cg200!.value.hypergradient }
+        }
+        let cgAgreement = agreement(cg200!.value.hypergradient, reference)
+        records.append(record(cell, "cg-200 (reference)", seconds: cg200!.seconds,
+                              metrics: [("cosine", cgAgreement.cosine), ("relative error", cgAgreement.relativeError),
+                                        ("hvps", Double(cg200!.value.oracleCalls.hessianVectorProducts))],
+                              labels: [("reference", referenceName)]))
+        for index in records.indices {
+            guard let method = records[index].labels.first(where: { $0.0 == "method" })?.1,
+                  let estimate = estimates.first(where: { $0.0 == method }) else { continue }
+            let a = agreement(estimate.1, reference)
+            records[index].metrics += [("cosine", a.cosine), ("relative error", a.relativeError)]
+            records[index].labels.append(("reference", referenceName))
+        }
+        return records
+    }
+
+    /// MLP hyper-cleaning of MNIST at hidden width h: one NHGD and one CG-10 estimate (same
+    /// minibatch b) at the Glorot initialisation, after ingesting the gradient blocks.
+    static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
+        let k = cell["k"], b = cell["b"]
+        var rng = Xoshiro256StarStar(seed: 7)
+        let problem = try MLPHyperCleaning.mnist(hiddenWidth: cell["h"], trainCount: cell["n"], validationCount: cell["m"],
+                                                 testCount: 0, using: &rng)
+        let p = problem.innerDimension
+        let x = problem.initialOuter()
+        var y = problem.initialInner()
+        var records = [BenchmarkRecord]()
+        var sketch = try FrequentDirectionsSketch(dimension: p, rank: k)
+        let (gradientSeconds, ingestSeconds) = try ingest(problem, x: x, y: &y, sketch: &sketch,
+                                                          blocks: blockCount(k: k, b: b), batch: b, stepSize: 0.1, rng: &rng)
+        records.append(record(cell, "per-sample gradients", seconds: gradientSeconds,
+                              metrics: [("gradients/s", Double(b) / gradientSeconds), ("b", Double(b))]))
+        records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
+                              metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
+        var nhgd = try NaturalHypergradient<MLPHyperCleaning, FrequentDirectionsSketch>(
+            sketch: sketch, damping: 1e-3, forgetting: .runningMean)
+        sketch = try FrequentDirectionsSketch(dimension: 1, rank: 1)
+        let (nhgdSeconds, nhgdEstimate) = try timed(repetitions(p: p)) {
+            try nhgd.estimate(problem: problem, x: x, y: y, using: &rng)
+        }
+        var cg = try ConjugateGradientHypergradient<MLPHyperCleaning>(iterations: 10, tolerance: 0, warmStart: false,
+                                                                      batchSize: b)
+        let (cgSeconds, cgEstimate) = try timed(repetitions(p: p)) { try cg.estimate(problem: problem, x: x, y: y, using: &rng) }
+        let between = agreement(nhgdEstimate.hypergradient, cgEstimate.hypergradient)
+        records.append(record(cell, "nhgd", seconds: nhgdSeconds,
+                              metrics: [("iteration seconds", nhgdSeconds + ingestSeconds), ("cosine vs cg-10", between.cosine)]))
+        records.append(record(cell, "cg-10", seconds: cgSeconds, metrics: [("iteration seconds", cgSeconds)]))
+        records.append(record(cell, "exact", seconds: .nan, feasible: false,
+                              metrics: [("bytes needed", cell.denseHessianBytes)]))
+        return records
+    }
+}

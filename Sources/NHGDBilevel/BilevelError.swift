@@ -14,6 +14,8 @@ public enum BilevelError: Error, Equatable, CustomStringConvertible {
     case exceedsMemoryBudget(method: String, bytesNeeded: Int, bytesAllowed: Int)
     /// A data file is missing, truncated, corrupt or malformed.
     case data(file: String, reason: String)
+    /// An iteration produced NaN or ±∞; `hint` says which setting to change.
+    case diverged(stage: String, hint: String)
     /// An error from the linear-algebra layer.
     case linearAlgebra(LinearAlgebraError)
 
@@ -31,6 +33,8 @@ public enum BilevelError: Error, Equatable, CustomStringConvertible {
             return "\(method) needs \(formatBytes(needed)), more than its budget of \(formatBytes(allowed))"
         case let .data(file, reason):
             return "\(file): \(reason)"
+        case let .diverged(stage, hint):
+            return "\(stage) diverged (NaN or infinity): \(hint)"
         case let .linearAlgebra(error):
             return error.description
         }

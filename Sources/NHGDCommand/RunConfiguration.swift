@@ -78,9 +78,10 @@ public struct RunConfiguration: Equatable, Sendable {
     /// A user's CSV file (label in the last column) instead of the built-in data set.
     public var dataFile: String?
 
-    public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 20, damping: Double = 1e-3,
-                forgetting: Double = 0.1, sketchColumns: Int? = 16, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 30,
-                innerLearningRate: Double = 0.1, outerLearningRate: Double = 0.1, seed: UInt64 = 0, threads: Int = 1,
+    /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
+    public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
+                forgetting: Double = 0.1, sketchColumns: Int? = 8, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
+                innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
         self.task = task
         self.estimator = estimator
@@ -155,7 +156,8 @@ public struct RunConfiguration: Equatable, Sendable {
         }
         pairs += [
             ("estimator", .string(estimator.rawValue)), ("rank", .integer(rank)), ("damping", .number(damping)),
-            ("forgetting", .number(forgetting)), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
+            ("forgetting", .number(forgetting)),
+            ("sketch_columns", sketchColumns.map(JSONValue.integer) ?? .null), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
             ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
             ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
             ("train", split.map { .integer($0.training) } ?? .null),

@@ -78,11 +78,20 @@ enum RunSummary {
         guard case let .object(pairs)? = entries.first else { throw IncompleteOutcomeError(missing: ["a result"]) }
         var resultTable = TextTable(headers: ["result", "value"])
         for (name, value) in pairs.dropFirst() {
-            resultTable.append([name.replacingOccurrences(of: "_", with: " "),
-                                value.doubleValue.map { value == .integer(Int($0)) ? String(Int($0)) : NumberFormatting.significant($0, digits: 4) } ?? "n/a"])
+            let text: String
+            if case let .integer(count) = value {
+                text = String(count)
+            } else {
+                text = value.doubleValue.map { NumberFormatting.significant($0, digits: 4) } ?? "n/a"
+            }
+            resultTable.append([name.replacingOccurrences(of: "_", with: " "), text])
         }
         tables.append(resultTable)
-        let summary = JSONValue.object([("command", .string(command))] + pairs + [("seconds", .finite(seconds)), ("output", outputValue)])
+        // `seconds` is the optimisation itself (the trace's clock, which excludes metric
+        // evaluation and the reference models); `total_seconds` is the whole run.
+        let optimizationSeconds = (try? outcomes.first?.outcome.get())?.trace.last?.seconds ?? seconds
+        let summary = JSONValue.object([("command", .string(command))] + pairs
+            + [("seconds", .finite(optimizationSeconds)), ("total_seconds", .finite(seconds)), ("output", outputValue)])
         return (summary, tables)
     }
 }

@@ -79,7 +79,10 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         try requireCount(estimate.hypergradient, x.count, "BilevelOptimizer", "hypergradient")
         var candidate = x
         outerState.apply(estimate.hypergradient, learningRate: configuration.outerLearningRate, to: &candidate)
-        try requireAllFinite(candidate, "BilevelOptimizer", "the updated hyperparameters")
+        if candidate.firstNonFiniteIndex != nil {
+            throw BilevelError.diverged(stage: "outer update (iteration \(trace.count + 1))",
+                                        hint: "the outer learning rate \(configuration.outerLearningRate) is too large; lower it")
+        }
         x = candidate
         oracleCalls += estimate.oracleCalls
         seconds += monotonicSeconds() - start
@@ -123,6 +126,11 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
                 try BLAS.gemv(.none, alpha: scale, block.gradients, block.weights, beta: 1, &workspace.direction)
                 BLAS.axpy(-eta, workspace.direction, &y)
                 oracleCalls.sampleGradients += b
+                if y.firstNonFiniteIndex != nil {
+                    throw BilevelError.diverged(
+                        stage: "inner SGD (outer iteration \(trace.count + 1), step \(s + 1))",
+                        hint: "the inner learning rate \(eta) is too large for this problem; lower it")
+                }
                 if let worker {
                     try worker.waitForIdle()        // step s−1's block is folded in; its buffer is free
                     worker.ingest(block)
@@ -135,7 +143,6 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
             try? worker?.waitForIdle()
             throw error
         }
-        try requireAllFinite(y, "BilevelOptimizer inner SGD", "the model parameters (lower the inner learning rate)")
     }
 
     /// Replaces the estimator's accumulated state (warm starts, sketch) with a fresh one.

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import NHGDReporting
+@testable import NHGDCommand
+
+/// The real numerical runner behind `nhgd`, end to end on small settings (the property tests of
+/// each numerical piece live in the lower layers' test targets).
+@Suite("nhgd with the numerical runner")
+struct NumericalExperimentRunnerTests {
+    func run(_ arguments: [String]) -> (ToolExitStatus, CapturedText, CapturedText) {
+        let out = CapturedText(), err = CapturedText()
+        let tool = NHGDTool(runner: NumericalExperimentRunner(), standardOutput: out, standardError: err)
+        return (tool.run(arguments), out, err)
+    }
+
+    @Test func regularizeOnBreastCancerLowersTheValidationLoss() throws {
+        let (status, out, err) = run(["regularize", "--outer-steps", "15", "--quiet", "--threads", "1"])
+        #expect(status == .success, "\(err.text)")
+        let json = try JSONValue(parsing: try #require(out.lines.last))
+        let before = try #require(json["validation_loss_before"]?.doubleValue)
+        let after = try #require(json["validation_loss_after"]?.doubleValue)
+        // Hypergradient descent on the validation loss: after 15 steps it must have gone down.
+        #expect(after < before, "validation loss \(before) → \(after)")
+    }
+
+    @Test func everyEstimatorRunsInCompare() throws {
+        let (status, out, err) = run(["compare", "--task", "regularize", "--estimators", EstimatorName.choices.joined(separator: ","),
+                                      "--outer-steps", "3", "--quiet", "--threads", "2"])
+        #expect(status == .success, "\(err.text)")
+        let json = try JSONValue(parsing: try #require(out.lines.last))
+        guard case let .array(entries)? = json["results"] else { Issue.record("no results"); return }
+        #expect(entries.count == EstimatorName.allCases.count)
+        for entry in entries { #expect(entry["error"] == nil, "\(entry)") }
+    }
+
+    @Test func cleanReportsTheThreeReferenceAccuracies() throws {
+        let (status, out, err) = run(["clean", "--train", "200", "--validation", "100", "--test", "200", "--outer-steps", "3",
+                                      "--inner-steps", "10", "--rank", "8", "--quiet"])
+        #expect(status == .success, "\(err.text)")
+        let json = try JSONValue(parsing: try #require(out.lines.last))
+        for key in ["corrupted_accuracy", "oracle_accuracy", "cleaned_accuracy", "gap_closed", "auroc", "seconds"] {
+            let value = try #require(json[key]?.doubleValue, "missing \(key)")
+            #expect(value.isFinite, "\(key) = \(value)")
+        }
+        #expect(try #require(json["seconds"]?.doubleValue) <= (try #require(json["total_seconds"]?.doubleValue)))
+    }
+
+    @Test func divergenceIsOneClearLineAndExitStatus1() throws {
+        // η·e^{x} = 50 > 2: the regulariser alone multiplies y by −49 per step, so y overflows
+        // within 400 steps.
+        let (status, out, err) = run(["regularize", "--inner-lr", "50", "--inner-steps", "400", "--outer-steps", "3"])
+        #expect(status == .failure)
+        #expect(err.lines.count == 1)
+        #expect(err.text.contains("diverged") && err.text.contains("inner learning rate"))
+        _ = out
+    }
+
+    @Test func userCSVIsUsed() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Two separable Gaussian blobs in 3 dimensions, label last.
+        var lines: [String] = []
+        for i in 0..<120 {
+            let label = i % 2
+            let shift = label == 0 ? -1.0 : 1.0
+            let features = (0..<3).map { j in String(shift + 0.3 * sin(Double(7 * i + 3 * j))) }
+            lines.append((features + [String(label)]).joined(separator: ","))
+        }
+        let path = dir + "/blobs.csv"
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, out, err) = run(["regularize", "--data", path, "--outer-steps", "3", "--quiet"])
+        #expect(status == .success, "\(err.text)")
+        #expect(try JSONValue(parsing: try #require(out.lines.last))["test_accuracy_after"] != nil)
+    }
+}

@@ -57,7 +57,7 @@ public enum NHGDCommandLine {
             CommandDeclaration(
                 "compare", abstract: "Run several hypergradient estimators on the same task and compare time to a target outer loss.",
                 options: [
-                    .stringList("estimators", default: ["nhgd", "cg", "neumann", "amigo", "exact"], choices: EstimatorName.choices,
+                    .stringList("estimators", default: ["nhgd", "cg", "neumann", "amigo"], choices: EstimatorName.choices,
                                 count: 1...EstimatorName.allCases.count, help: "Estimators to compare."),
                     .real("target-loss", help: "Report the time each estimator takes to reach this outer loss."),
                     .string("task", default: "clean", choices: ["clean", "regularize"], help: "Which task to compare on."),

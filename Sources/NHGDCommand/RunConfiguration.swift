@@ -80,7 +80,7 @@ public struct RunConfiguration: Equatable, Sendable {
 
     /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
-                forgetting: Double = 0.1, sketchColumns: Int? = 8, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
+                forgetting: Double = 0.03, sketchColumns: Int? = 8, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
         self.task = task

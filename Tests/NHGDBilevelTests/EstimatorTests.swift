@@ -39,11 +39,10 @@ import NHGDTestSupport
     }
 
     @Test func exactByHessianVectorProductsMatchesClosedForm() throws {
-        // A wrapper that hides the closed-form Hessian forces the p-HVP path.
         try forAll("exact via p HVPs = closed form", cases: 20) { c in
             let (problem, x, y) = try Self.ridgeCase(&c)
-            var estimator = try ExactHypergradient<HessianFreeRidge>()
-            let estimate = try estimator.estimate(problem: HessianFreeRidge(base: problem), x: x, y: y, using: &c.rng)
+            var estimator = try ExactHypergradient<RidgeRegression>(assembly: .hessianVectorProducts)
+            let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
             let error = relativeError(estimate.hypergradient, try problem.exactHypergradient(x: x))
             try c.expect(error <= 1e-10, "relative error \(error)")
             try c.expect(estimate.oracleCalls.hessianVectorProducts == problem.innerDimension, "p HVPs")
@@ -209,31 +208,5 @@ import NHGDTestSupport
                                                    bytesNeeded: 200, bytesAllowed: 8))
             #expect(error.description.contains("200 B"))
         }
-    }
-}
-
-/// Ridge without its closed-form Hessian: only Hessian-vector products.
-struct HessianFreeRidge: SecondOrderBilevelProblem {
-    let base: RidgeRegression
-    var innerDimension: Int { base.innerDimension }
-    var outerDimension: Int { base.outerDimension }
-    var trainingCount: Int { base.trainingCount }
-    var validationCount: Int { base.validationCount }
-    func initialOuter() -> [Double] { base.initialOuter() }
-    func initialInner() -> [Double] { base.initialInner() }
-    func perSampleGradients(x: [Double], y: [Double], samples: [Int], into g: inout Matrix, weights: inout [Double]) throws {
-        try base.perSampleGradients(x: x, y: y, samples: samples, into: &g, weights: &weights)
-    }
-    func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
-        try base.regularizerGradient(x: x, y: y, into: &gradient)
-    }
-    func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] { try base.regularizerCurvature(x: x, y: y) }
-    func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] { try base.crossProduct(x: x, y: y, u: u) }
-    func innerValue(x: [Double], y: [Double]) throws -> Double { try base.innerValue(x: x, y: y) }
-    func outerValue(x: [Double], y: [Double]) throws -> Double { try base.outerValue(x: x, y: y) }
-    func outerGradients(x: [Double], y: [Double]) throws -> (x: [Double], y: [Double]) { try base.outerGradients(x: x, y: y) }
-    func metrics(x: [Double], y: [Double]) throws -> [String: Double] { try base.metrics(x: x, y: y) }
-    func hessianVectorProduct(x: [Double], y: [Double], v: [Double], samples: [Int]?, into result: inout [Double]) throws {
-        try base.hessianVectorProduct(x: x, y: y, v: v, samples: samples, into: &result)
     }
 }

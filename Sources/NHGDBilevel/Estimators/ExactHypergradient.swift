@@ -10,13 +10,27 @@ import NHGDLinearAlgebra
 ///   closed form).
 public struct ExactHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "exact" }
+    /// How the dense Hessian is formed.
+    public enum Assembly: Sendable, Equatable {
+        /// The problem's closed form when it conforms to ``DenseHessianProblem``, otherwise
+        /// p Hessian-vector products.
+        case automatic
+        /// Always p full-batch Hessian-vector products against unit vectors (for problems whose
+        /// closed form is limited to small p, or to check one against the other).
+        case hessianVectorProducts
+    }
+
     /// Largest dense Hessian allowed, in bytes.
     public var memoryBudget: Int
+    public var assembly: Assembly
 
-    /// - Parameter memoryBudget: bytes allowed for the dense Hessian (default 4 GiB).
-    public init(memoryBudget: Int = 4 << 30) throws {
+    /// - Parameters:
+    ///   - memoryBudget: bytes allowed for the dense Hessian (default 4 GiB).
+    ///   - assembly: closed form when available (default) or Hessian-vector products.
+    public init(memoryBudget: Int = 4 << 30, assembly: Assembly = .automatic) throws {
         try requireHyperparameter(memoryBudget > 0, "memoryBudget", memoryBudget, "must be positive")
         self.memoryBudget = memoryBudget
+        self.assembly = assembly
     }
 
     /// Bytes the dense Hessian needs at dimension p.
@@ -38,7 +52,7 @@ public struct ExactHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradi
         }
         var counts = OracleCounts()
         let h: Matrix
-        if let dense = problem as? any DenseHessianProblem {
+        if assembly == .automatic, let dense = problem as? any DenseHessianProblem {
             h = try dense.hessian(x: x, y: y)
         } else {
             var m = Matrix(rows: p, columns: p)

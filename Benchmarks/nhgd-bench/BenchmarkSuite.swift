@@ -93,6 +93,7 @@ enum BenchmarkRegistry {
     static let suites: [any BenchmarkSuite] = [
         WoodburySuite(),
         SketchSuite(),
+        OverheadSuite(),
         ScalingSuite(),
     ]
 

@@ -140,17 +140,21 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             try ingest(gradients, weights: weights, forgetting: beta, compressingTo: columns, using: &rng)
             compressionGenerator = rng
         case let .sampledColumns(columns):
-            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                                operation: "FrequentDirectionsSketch.ingest")
             let b = gradients.columns
             if columns >= b {
+                let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                                    operation: "FrequentDirectionsSketch.ingest")
                 try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
                 return
             }
-            // Partial Fisher–Yates: the first s entries of `order` are a uniform s-subset.
+            // Partial Fisher–Yates: the first s entries of `order` are a uniform s-subset. Only
+            // those columns are read, so only they are checked for NaN and ±∞; the generator
+            // advances only once the block is accepted.
             var order = Array(0..<b)
             var rng = compressionGenerator
             for i in 0..<columns { order.swapAt(i, i + Int(rng.next(upperBound: UInt64(b - i)))) }
+            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                                operation: "FrequentDirectionsSketch.ingest", scanning: order[0..<columns])
             compressionGenerator = rng
             let boost = (Double(b) / Double(columns)).squareRoot()
             try append(gradients, rowScales: scales.map { $0 * boost }, compression: nil,

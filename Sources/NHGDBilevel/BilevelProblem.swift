@@ -51,6 +51,12 @@ public protocol BilevelProblem: Sendable {
     /// The inner objective g(x, y) on all training data.
     func innerValue(x: [Double], y: [Double]) throws -> Double
 
+    /// The full-batch inner gradient `∇ᵧg = (1/n) Σ ωᵢ gᵢ + ∇ᵧR` (length p). A default
+    /// implementation assembles it from blocks of per-sample gradients
+    /// (``blockwiseInnerGradient(x:y:blockSize:)``); problems with a cheaper closed form
+    /// (one `gemm` instead of a p×b block per 256 samples) override it.
+    func innerGradient(x: [Double], y: [Double]) throws -> [Double]
+
     /// The outer objective f(x, y).
     func outerValue(x: [Double], y: [Double]) throws -> Double
 
@@ -77,21 +83,31 @@ public protocol DenseHessianProblem: SecondOrderBilevelProblem {
 }
 
 extension BilevelProblem {
-    /// The full-batch inner gradient `∇_y g = (1/n) Σ ωᵢ gᵢ + ∇_y R`, computed in blocks of
-    /// `blockSize` samples through ``perSampleGradients(x:y:samples:into:weights:)``.
-    public func innerGradient(x: [Double], y: [Double], blockSize: Int = 256) throws -> [Double] {
+    public func innerGradient(x: [Double], y: [Double]) throws -> [Double] {
+        try blockwiseInnerGradient(x: x, y: y)
+    }
+
+    /// `∇ᵧg = (1/n) Σ ωᵢ gᵢ + ∇ᵧR` computed in blocks of `blockSize` samples through
+    /// ``perSampleGradients(x:y:samples:into:weights:)``: one p×blockSize scratch block and one
+    /// `gemv` per block.
+    public func blockwiseInnerGradient(x: [Double], y: [Double], blockSize: Int = 256) throws -> [Double] {
         let p = innerDimension, n = trainingCount
         var total = [Double](repeating: 0, count: p)
+        let width = min(max(blockSize, 1), max(n, 1))
+        var block = Matrix(rows: p, columns: width)
+        var weights = [Double](repeating: 0, count: width)
+        var indices = [Int]()
+        indices.reserveCapacity(width)
         var start = 0
-        var block = Matrix(rows: p, columns: min(blockSize, max(n, 1)))
-        var weights = [Double](repeating: 0, count: block.columns)
         while start < n {
-            let count = min(blockSize, n - start)
-            if count != block.columns {
-                block = Matrix(rows: p, columns: count)
-                weights = [Double](repeating: 0, count: count)
+            let count = min(width, n - start)
+            if count != block.columns {  // the last, shorter block
+                block.resizeColumns(to: count)
+                weights.removeLast(weights.count - count)
             }
-            try perSampleGradients(x: x, y: y, samples: Array(start..<(start + count)), into: &block, weights: &weights)
+            indices.removeAll(keepingCapacity: true)
+            indices.append(contentsOf: start..<(start + count))
+            try perSampleGradients(x: x, y: y, samples: indices, into: &block, weights: &weights)
             try BLAS.gemv(.none, alpha: 1 / Double(n), block, weights, beta: 1, &total)
             start += count
         }

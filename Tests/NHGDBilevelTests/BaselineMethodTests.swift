@@ -508,7 +508,6 @@ struct BaselineHyperparameterTests {
         expectInvalid("armijoConstant") { try QuasiNewtonHypergradient<P>(armijoConstant: 1) }
         expectInvalid("backtrackingFactor") { try QuasiNewtonHypergradient<P>(backtrackingFactor: 1) }
         expectInvalid("maximumBacktracks") { try QuasiNewtonHypergradient<P>(maximumBacktracks: 0) }
-        expectInvalid("gradientBlockSize") { try QuasiNewtonHypergradient<P>(gradientBlockSize: 0) }
         expectInvalid("gradientTolerance") { try QuasiNewtonHypergradient<P>(gradientTolerance: -1) }
         expectInvalid("memory") { try LBFGSInverseHessian(dimension: 3, memory: 0) }
         expectInvalid("dimension") { try LBFGSInverseHessian(dimension: 0, memory: 3) }
@@ -518,7 +517,6 @@ struct BaselineHyperparameterTests {
         expectInvalid("tolerance") { try CurvatureAwareHypergradient<P>(tolerance: -1) }
         expectInvalid("tolerance") { try CurvatureAwareHypergradient<P>(tolerance: .nan) }
         expectInvalid("batchSize") { try CurvatureAwareHypergradient<P>(batchSize: 0) }
-        expectInvalid("gradientBlockSize") { try CurvatureAwareHypergradient<P>(gradientBlockSize: 0) }
     }
 
     @Test func wrongDimensionsAreTypedErrorsForEveryMethod() throws {

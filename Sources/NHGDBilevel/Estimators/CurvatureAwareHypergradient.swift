@@ -31,8 +31,6 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
     public let tolerance: Double
     /// Minibatch for the Hessian-vector products and `∇ᵧg` (`nil`: all training data).
     public let batchSize: Int?
-    /// Full-batch gradients are computed in blocks of this many samples.
-    public let gradientBlockSize: Int
     /// `y⁺ = y − v` of the last estimate.
     public private(set) var correctedInner: [Double]?
 
@@ -40,18 +38,14 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
     ///   - iterations: K ≥ 1.
     ///   - tolerance: relative residual ≥ 0 (finite) for stopping CG early.
     ///   - batchSize: ≥ 1, or `nil` for full batch.
-    ///   - gradientBlockSize: ≥ 1.
     /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)``.
-    public init(iterations: Int = 10, tolerance: Double = 1e-10, batchSize: Int? = nil,
-                gradientBlockSize: Int = 256) throws {
+    public init(iterations: Int = 10, tolerance: Double = 1e-10, batchSize: Int? = nil) throws {
         try requireHyperparameter(iterations >= 1, "iterations", iterations, "must be at least 1")
         try requireHyperparameter(tolerance >= 0 && tolerance.isFinite, "tolerance", tolerance, "must be finite and ≥ 0")
         if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        try requireHyperparameter(gradientBlockSize >= 1, "gradientBlockSize", gradientBlockSize, "must be at least 1")
         self.iterations = iterations
         self.tolerance = tolerance
         self.batchSize = batchSize
-        self.gradientBlockSize = gradientBlockSize
     }
 
     public mutating func reset() { correctedInner = nil }
@@ -76,7 +70,7 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
             innerGradient = gradient
             counts.sampleGradients += samples.count
         } else {
-            innerGradient = try problem.innerGradient(x: x, y: y, blockSize: gradientBlockSize)
+            innerGradient = try problem.innerGradient(x: x, y: y)
             counts.sampleGradients += problem.trainingCount
         }
         let (_, fy) = try problem.outerGradients(x: x, y: y)

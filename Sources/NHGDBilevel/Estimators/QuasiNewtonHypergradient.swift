@@ -55,8 +55,6 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
     public let maximumBacktracks: Int
     /// Relative gradient norm at which the quasi-Newton loop stops.
     public let gradientTolerance: Double
-    /// Full-batch gradients are computed in blocks of this many samples.
-    public let gradientBlockSize: Int
 
     /// The L-BFGS memory after the last estimate.
     public private(set) var inverseHessian: LBFGSInverseHessian?
@@ -72,12 +70,11 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
     ///   - backtrackingFactor: in (0, 1).
     ///   - maximumBacktracks: ≥ 1.
     ///   - gradientTolerance: ≥ 0 (finite); stop once `‖∇g(yᵢ)‖ ≤ tol · ‖∇g(y₀)‖`.
-    ///   - gradientBlockSize: ≥ 1.
     /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)``.
     public init(quasiNewtonSteps: Int = 10, memory: Int = 10, warmMemory: Bool = false,
                 curvatureThreshold: Double = 1e-8, armijoConstant: Double = 1e-4,
                 backtrackingFactor: Double = 0.5, maximumBacktracks: Int = 30,
-                gradientTolerance: Double = 1e-10, gradientBlockSize: Int = 256) throws {
+                gradientTolerance: Double = 1e-10) throws {
         try requireHyperparameter(quasiNewtonSteps >= 1, "quasiNewtonSteps", quasiNewtonSteps, "must be at least 1")
         try requireHyperparameter(memory >= 1, "memory", memory, "must be at least 1")
         try requireHyperparameter(curvatureThreshold >= 0 && curvatureThreshold < 1, "curvatureThreshold",
@@ -89,7 +86,6 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
         try requireHyperparameter(maximumBacktracks >= 1, "maximumBacktracks", maximumBacktracks, "must be at least 1")
         try requireHyperparameter(gradientTolerance >= 0 && gradientTolerance.isFinite, "gradientTolerance",
                                   gradientTolerance, "must be finite and ≥ 0")
-        try requireHyperparameter(gradientBlockSize >= 1, "gradientBlockSize", gradientBlockSize, "must be at least 1")
         self.quasiNewtonSteps = quasiNewtonSteps
         self.memory = memory
         self.warmMemory = warmMemory
@@ -98,7 +94,6 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
         self.backtrackingFactor = backtrackingFactor
         self.maximumBacktracks = maximumBacktracks
         self.gradientTolerance = gradientTolerance
-        self.gradientBlockSize = gradientBlockSize
     }
 
     public mutating func reset() {
@@ -122,7 +117,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
 
         var current = y
         var value = try problem.innerValue(x: x, y: current)
-        var gradient = try problem.innerGradient(x: x, y: current, blockSize: gradientBlockSize)
+        var gradient = try problem.innerGradient(x: x, y: current)
         counts.sampleGradients += n
         var trial = current
         let stoppingNorm = gradientTolerance * BLAS.norm(gradient)
@@ -152,7 +147,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
                 alpha *= backtrackingFactor
             }
             guard accepted else { break }
-            let nextGradient = try problem.innerGradient(x: x, y: trial, blockSize: gradientBlockSize)
+            let nextGradient = try problem.innerGradient(x: x, y: trial)
             counts.sampleGradients += n
             var s = direction
             BLAS.scale(&s, by: alpha)

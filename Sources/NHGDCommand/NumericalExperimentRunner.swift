@@ -166,7 +166,10 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         case .nhgd:
             let sketch = try FrequentDirectionsSketch(
                 dimension: problem.innerDimension, rank: c.rank, compensation: .scalar,
-                compression: c.sketchColumns.map { .gaussian(columns: $0) } ?? .none, seed: c.seed)
+                compression: c.sketchColumns.map { columns in
+                    c.compression == .sampled ? .sampledColumns(columns: columns) : .gaussian(columns: columns)
+                } ?? .none,
+                seed: c.seed)
             return try run(NaturalHypergradient<P, FrequentDirectionsSketch>(
                 sketch: sketch, damping: c.damping, forgetting: .constant(c.forgetting)))
         case .cg:

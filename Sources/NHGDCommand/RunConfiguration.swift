@@ -1,5 +1,13 @@
 import NHGDReporting
 
+/// How NHGD compresses a block of per-sample gradients before its sketch ingests it.
+public enum SketchCompression: String, Equatable, Sendable {
+    /// `G Ω` with Gaussian `Ω` (b × s): every column contributes; one `gemm`.
+    case gaussian
+    /// s of the b columns, uniformly without replacement, scaled by √(b/s): a copy.
+    case sampled
+}
+
 /// Which experiment to run.
 public enum ExperimentTask: Equatable, Sendable {
     /// Data hyper-cleaning (ALGORITHMS.md §7): softmax regression with one weight per
@@ -61,6 +69,8 @@ public struct RunConfiguration: Equatable, Sendable {
     /// Columns an unbiased Gaussian compression reduces each gradient block to before the
     /// sketch ingests it (NHGD); `nil`: no compression.
     public var sketchColumns: Int?
+    /// How blocks are compressed to ``sketchColumns`` columns.
+    public var compression: SketchCompression
     /// Inner SGD steps per outer iteration.
     public var innerSteps: Int
     /// Minibatch size of the inner loop and of stochastic estimators.
@@ -80,7 +90,7 @@ public struct RunConfiguration: Equatable, Sendable {
 
     /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
-                forgetting: Double = 0.03, sketchColumns: Int? = 8, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
+                forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
         self.task = task
@@ -89,6 +99,7 @@ public struct RunConfiguration: Equatable, Sendable {
         self.damping = damping
         self.forgetting = forgetting
         self.sketchColumns = sketchColumns
+        self.compression = compression
         self.innerSteps = innerSteps
         self.batchSize = batchSize
         self.outerSteps = outerSteps
@@ -126,6 +137,7 @@ public struct RunConfiguration: Equatable, Sendable {
         forgetting = parsed.real("forgetting")!
         let columns = parsed.integer("sketch-columns")!
         sketchColumns = columns > 0 ? columns : nil
+        compression = parsed.string("compression") == "sampled" ? .sampled : .gaussian
         innerSteps = parsed.integer("inner-steps")!
         batchSize = parsed.integer("batch-size")!
         outerSteps = parsed.integer("outer-steps")!
@@ -157,7 +169,8 @@ public struct RunConfiguration: Equatable, Sendable {
         pairs += [
             ("estimator", .string(estimator.rawValue)), ("rank", .integer(rank)), ("damping", .number(damping)),
             ("forgetting", .number(forgetting)),
-            ("sketch_columns", sketchColumns.map(JSONValue.integer) ?? .null), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
+            ("sketch_columns", sketchColumns.map(JSONValue.integer) ?? .null),
+            ("compression", .string(compression.rawValue)), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
             ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
             ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
             ("train", split.map { .integer($0.training) } ?? .null),

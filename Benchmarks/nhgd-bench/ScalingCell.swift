@@ -1,5 +1,6 @@
 import Foundation
 import NaturalHypergradient
+internal import CLAPACK
 
 /// One cell of the `scaling` suite, measured in its own child process so that the peak
 /// resident set (`VmHWM`, per process) belongs to that cell alone.
@@ -102,7 +103,8 @@ struct HessianVectorProductsOnly<Base: SecondOrderBilevelProblem>: SecondOrderBi
 func peakResidentBytes() -> Int {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let fields = line.split(separator: " ")
+        // "VmHWM:\t  123456 kB": the number may follow the tab directly.
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
     }
     return 0
@@ -204,22 +206,12 @@ enum ScalingCellRunner {
         records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
                               metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
 
-        // Woodbury solve on the sketch's operator (factor built once, untimed here).
+        // Woodbury solve on the sketch's operator (factor built once, timed apart), each solve
+        // alternating with a read probe over the factor's own storage (see ``readProbe``).
         let curvature = try problem.regularizerCurvature(x: x, y: y)
         let (_, fy) = try problem.outerGradients(x: x, y: y)
-        do {
-            let op = try sketch.lowRankPlusDiagonal(adding: curvature)
-            let factorization = try op.factorized(damping: 0)
-            let columns = op.factor.columns
-            var solution = [Double]()
-            let (solveSeconds, _) = try timed(max(3, repetitions(p: p) + 2)) { solution = try factorization.solve(fy) }
-            blackHole(solution)
-            // Two passes over U (16pk) and 40p bytes of vectors (WoodburySuite.solveVectorBytes).
-            let bytes = 16 * p * columns + WoodburySuite.solveVectorBytes(p: p) + 8 * columns * columns
-            records.append(record(cell, "woodbury solve", seconds: solveSeconds,
-                                  metrics: [("bytes", Double(bytes)), ("GB/s", Double(bytes) / solveSeconds / 1e9),
-                                            ("factor columns", Double(columns))]))
-        }
+        records.append(try woodbury(cell, sketch: sketch, curvature: curvature, rightHandSide: fy, damping: 0))
+        records += try components(cell, problem, x: x, y: y)
 
         // The estimates. NHGD: one estimate on the ingested sketch (outer gradients, factor,
         // solve, cross product); its outer iteration adds one block's ingest.
@@ -289,6 +281,59 @@ enum ScalingCellRunner {
         return records
     }
 
+    /// `woodbury solve`: one `WoodburyFactorization.solve` on the sketch's operator, median
+    /// of several, each run after a read probe over the factor itself; `woodbury build` (the
+    /// operator's scaled copy of the buffer plus `factorized`, both repeated by every NHGD
+    /// estimate) as a metric.
+    static func woodbury(_ cell: ScalingCell, sketch: FrequentDirectionsSketch, curvature: [Double],
+                         rightHandSide: [Double], damping: Double) throws -> BenchmarkRecord {
+        let p = sketch.dimension
+        var op: LowRankPlusDiagonal?, factorization: WoodburyFactorization?
+        let buildSeconds = try time {
+            op = try sketch.lowRankPlusDiagonal(adding: curvature)
+            factorization = try op!.factorized(damping: damping)
+        }
+        let columns = op!.factor.columns
+        var solution = [Double]()
+        var solveTimes = [Double](), probeRates = [Double]()
+        solution = try factorization!.solve(rightHandSide)  // warm-up
+        for _ in 0..<max(3, repetitions(p: p) + 2) {
+            probeRates.append(readProbe(op!.factor))
+            solveTimes.append(try time { solution = try factorization!.solve(rightHandSide) })
+        }
+        blackHole(solution)
+        let seconds = median(solveTimes)
+        // Two passes over U (16pk) and 40p bytes of vectors (WoodburySuite.solveVectorBytes).
+        let bytes = 16 * p * columns + WoodburySuite.solveVectorBytes(p: p) + 8 * columns * columns
+        return record(cell, "woodbury solve", seconds: seconds,
+                      metrics: [("bytes", Double(bytes)), ("GB/s", Double(bytes) / seconds / 1e9),
+                                ("probe GB/s", median(probeRates) / 1e9), ("factor columns", Double(columns)),
+                                ("build seconds", buildSeconds)])
+    }
+
+    /// Read bandwidth (bytes/s) of `cblas_ddot` between the two halves of `u`'s storage: the
+    /// same memory the solve streams, so the probe and the solve see the same cache level and
+    /// the same load from other tenants, and the cell's peak memory is not inflated by probe arrays.
+    static func readProbe(_ u: Matrix) -> Double {
+        let half = u.storage.count / 2
+        var result = 0.0
+        let seconds = time {
+            result = u.storage.withUnsafeBufferPointer { s in cblas_ddot(Int32(half), s.baseAddress, 1, s.baseAddress! + half, 1) }
+        }
+        blackHole(result)
+        return Double(16 * half) / seconds
+    }
+
+    /// The pieces every method shares: `outer gradients` (∇f) and `cross product` (J u), timed once.
+    static func components<P: BilevelProblem>(_ cell: ScalingCell, _ problem: P, x: [Double], y: [Double]) throws -> [BenchmarkRecord] {
+        var u = [Double]()
+        let outer = try timed(repetitions(p: problem.innerDimension)) { u = try problem.outerGradients(x: x, y: y).y }
+        var ju = [Double]()
+        let cross = try timed(repetitions(p: problem.innerDimension)) { ju = try problem.crossProduct(x: x, y: y, u: u) }
+        blackHole(ju)
+        return [record(cell, "outer gradients", seconds: outer.seconds), record(cell, "cross product", seconds: cross.seconds)]
+    }
+
     /// MLP hyper-cleaning of MNIST at hidden width h: one NHGD and one CG-10 estimate (same
     /// minibatch b) at the Glorot initialisation, after ingesting the gradient blocks.
     static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
@@ -307,6 +352,10 @@ enum ScalingCellRunner {
                               metrics: [("gradients/s", Double(b) / gradientSeconds), ("b", Double(b))]))
         records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
                               metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
+        let (_, fy) = try problem.outerGradients(x: x, y: y)
+        records.append(try woodbury(cell, sketch: sketch, curvature: try problem.regularizerCurvature(x: x, y: y),
+                                    rightHandSide: fy, damping: 1e-3))
+        records += try components(cell, problem, x: x, y: y)
         var nhgd = try NaturalHypergradient<MLPHyperCleaning, FrequentDirectionsSketch>(
             sketch: sketch, damping: 1e-3, forgetting: .runningMean)
         sketch = try FrequentDirectionsSketch(dimension: 1, rank: 1)

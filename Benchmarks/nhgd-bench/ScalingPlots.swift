@@ -45,7 +45,9 @@ enum ScalingPlots {
             let plot = SVGPlot(title: "Time per hypergradient against p", panels: panels)
             try plot.render().write(toFile: directory + "/scaling-time.svg", atomically: true, encoding: .utf8)
         }
-        let solves = scaling.filter { label($0, "method") == "woodbury solve" && $0.ratio != nil }
+        let solves = scaling.filter {
+            label($0, "problem") == "synthetic-logistic" && label($0, "method") == "woodbury solve" && $0.ratio != nil
+        }
         let ranks = Set(solves.map(\.k)).sorted()
         let bandwidth = ranks.compactMap { k in series("k = \(k)", solves.filter { $0.k == k }) { $0.ratio } }
         if !bandwidth.isEmpty {

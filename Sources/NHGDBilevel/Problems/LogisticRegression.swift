@@ -148,27 +148,27 @@ public struct LogisticRegression: DenseHessianProblem, PerSampleLossProblem {
     /// `R = ½ Σ e^{xⱼ} yⱼ²`.
     public func regularizerValue(x: [Double], y: [Double]) throws -> Double {
         try check(x, y, "LogisticRegression.regularizerValue")
-        return 0.5 * zip(x, y).reduce(0) { $0 + exp($1.0) * $1.1 * $1.1 }
+        return PerFeatureL2.value(x: x, y: y)
     }
 
     /// `∇_y R = e^x ⊙ y`.
     public func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
         try check(x, y, "LogisticRegression.regularizerGradient")
         try requireCount(gradient, innerDimension, "LogisticRegression.regularizerGradient", "gradient")
-        for j in 0..<innerDimension { gradient[j] = exp(x[j]) * y[j] }
+        PerFeatureL2.gradient(x: x, y: y, into: &gradient)
     }
 
     /// `diag ∇²_yy R = e^x`.
     public func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] {
         try check(x, y, "LogisticRegression.regularizerCurvature")
-        return elementwiseExp(x)
+        return PerFeatureL2.curvature(x: x)
     }
 
     /// `J u = e^x ⊙ y ⊙ u`.
     public func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] {
         try check(x, y, "LogisticRegression.crossProduct")
         try requireFiniteVector(u, innerDimension, "LogisticRegression.crossProduct", "u")
-        return (0..<innerDimension).map { exp(x[$0]) * y[$0] * u[$0] }
+        return PerFeatureL2.crossProduct(x: x, y: y, u: u)
     }
 
     /// `g = (1/n) Σ ℓᵢ(y) + R(x, y)`.
@@ -223,7 +223,7 @@ public struct LogisticRegression: DenseHessianProblem, PerSampleLossProblem {
                 try BLAS.gemv(.none, alpha: 1 / Double(count), block, columns: columns, projections, beta: 1, &product)
             }
         }
-        for j in 0..<innerDimension { product[j] += exp(x[j]) * v[j] }
+        PerFeatureL2.addCurvatureProduct(x: x, v: v, to: &product)
         result = product
     }
 
@@ -244,7 +244,7 @@ public struct LogisticRegression: DenseHessianProblem, PerSampleLossProblem {
         }
         var h = Matrix(rows: d, columns: d)
         try BLAS.syrk(.none, alpha: 1 / Double(n), scaled, &h)
-        for j in 0..<d { h[j, j] += exp(x[j]) }
+        PerFeatureL2.addCurvature(x: x, to: &h)
         return h
     }
 

@@ -73,6 +73,3 @@ func forEachSampleBlock(
         }
     }
 }
-
-/// `exp` of every entry.
-func elementwiseExp(_ x: [Double]) -> [Double] { x.map { exp($0) } }

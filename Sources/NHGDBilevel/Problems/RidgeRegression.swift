@@ -180,27 +180,27 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
     /// `R = ½ Σ e^{xⱼ} yⱼ²`.
     public func regularizerValue(x: [Double], y: [Double]) throws -> Double {
         try check(x, y, "RidgeRegression.regularizerValue")
-        return 0.5 * zip(x, y).reduce(0) { $0 + exp($1.0) * $1.1 * $1.1 }
+        return PerFeatureL2.value(x: x, y: y)
     }
 
     /// `∇_y R = e^x ⊙ y`.
     public func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
         try check(x, y, "RidgeRegression.regularizerGradient")
         try requireCount(gradient, innerDimension, "RidgeRegression.regularizerGradient", "gradient")
-        for j in 0..<innerDimension { gradient[j] = exp(x[j]) * y[j] }
+        PerFeatureL2.gradient(x: x, y: y, into: &gradient)
     }
 
     /// `diag ∇²_yy R = e^x`.
     public func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] {
         try check(x, y, "RidgeRegression.regularizerCurvature")
-        return elementwiseExp(x)
+        return PerFeatureL2.curvature(x: x)
     }
 
     /// `J u = e^x ⊙ y ⊙ u` (`∂/∂xⱼ` of `(∇_y g)ⱼ = … + e^{xⱼ} yⱼ`).
     public func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] {
         try check(x, y, "RidgeRegression.crossProduct")
         try requireFiniteVector(u, innerDimension, "RidgeRegression.crossProduct", "u")
-        return (0..<innerDimension).map { exp(x[$0]) * y[$0] * u[$0] }
+        return PerFeatureL2.crossProduct(x: x, y: y, u: u)
     }
 
     /// `g(x, y) = ‖b − Aᵀy‖² / (2 n s²) + R(x, y)`.
@@ -251,7 +251,7 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
         } else {
             try BLAS.gemv(.none, dataHessian, v, &product)
         }
-        for j in 0..<innerDimension { product[j] += exp(x[j]) * v[j] }
+        PerFeatureL2.addCurvatureProduct(x: x, v: v, to: &product)
         result = product
     }
 
@@ -259,7 +259,7 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
     public func hessian(x: [Double], y: [Double]) throws -> Matrix {
         try check(x, y, "RidgeRegression.hessian")
         var h = dataHessian
-        for j in 0..<innerDimension { h[j, j] += exp(x[j]) }
+        PerFeatureL2.addCurvature(x: x, to: &h)
         return h
     }
 
@@ -283,7 +283,7 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
         try factor.solve(&yStar)
         var u = try outerGradients(x: x, y: yStar).y
         try factor.solve(&u)
-        return (0..<outerDimension).map { -exp(x[$0]) * yStar[$0] * u[$0] }
+        return PerFeatureL2.crossProduct(x: x, y: yStar, u: u).map { -$0 }
     }
 
     /// The hyperobjective `Φ(x) = f(x, y*(x))`.
@@ -306,7 +306,7 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
 
     private func factorHessian(_ x: [Double]) throws -> CholeskyFactorization {
         var h = dataHessian
-        for j in 0..<innerDimension { h[j, j] += exp(x[j]) }
+        PerFeatureL2.addCurvature(x: x, to: &h)
         do {
             return try CholeskyFactorization(h)
         } catch let error as LinearAlgebraError {

@@ -262,29 +262,27 @@ public struct SyntheticLogisticRegression: DenseHessianProblem, PerSampleLossPro
     /// `R = ½ Σ e^{xⱼ} yⱼ²`.
     public func regularizerValue(x: [Double], y: [Double]) throws -> Double {
         try check(x, y, "SyntheticLogisticRegression.regularizerValue")
-        var total = 0.0
-        for j in 0..<innerDimension { total += exp(x[j]) * y[j] * y[j] }
-        return 0.5 * total
+        return PerFeatureL2.value(x: x, y: y)
     }
 
     /// `∇_y R = e^x ⊙ y`.
     public func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
         try check(x, y, "SyntheticLogisticRegression.regularizerGradient")
         try requireCount(gradient, innerDimension, "SyntheticLogisticRegression.regularizerGradient", "gradient")
-        for j in 0..<innerDimension { gradient[j] = exp(x[j]) * y[j] }
+        PerFeatureL2.gradient(x: x, y: y, into: &gradient)
     }
 
     /// `diag ∇²_yy R = e^x`.
     public func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] {
         try check(x, y, "SyntheticLogisticRegression.regularizerCurvature")
-        return elementwiseExp(x)
+        return PerFeatureL2.curvature(x: x)
     }
 
     /// `J u = e^x ⊙ y ⊙ u`.
     public func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] {
         try check(x, y, "SyntheticLogisticRegression.crossProduct")
         try requireFiniteVector(u, innerDimension, "SyntheticLogisticRegression.crossProduct", "u")
-        return (0..<innerDimension).map { exp(x[$0]) * y[$0] * u[$0] }
+        return PerFeatureL2.crossProduct(x: x, y: y, u: u)
     }
 
     /// `g = (1/n) Σ ℓᵢ(y) + R(x, y)`.
@@ -329,7 +327,7 @@ public struct SyntheticLogisticRegression: DenseHessianProblem, PerSampleLossPro
         if let samples { try requireSamples(samples, trainingCount) }
         let count = samples?.count ?? trainingCount
         var product = [Double](repeating: 0, count: innerDimension)
-        for j in 0..<innerDimension { product[j] = exp(x[j]) * v[j] }
+        PerFeatureL2.addCurvatureProduct(x: x, v: v, to: &product)
         if count > 0 {
             let scale = 1 / Double(count)
             y.withUnsafeBufferPointer { yp in
@@ -372,7 +370,7 @@ public struct SyntheticLogisticRegression: DenseHessianProblem, PerSampleLossPro
                 }
             }
         }
-        for j in 0..<p { h[j, j] += exp(x[j]) }
+        PerFeatureL2.addCurvature(x: x, to: &h)
         return h
     }
 

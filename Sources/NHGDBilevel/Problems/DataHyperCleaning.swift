@@ -65,27 +65,10 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
     ///   `l2`, or a corruption record of the wrong length.
     public init(training: Dataset, corruption: LabelCorruption? = nil, validation: Dataset, test: Dataset? = nil,
                 l2: Double) throws {
+        try requireHyperCleaningData(training: training, validation: validation, test: test, "DataHyperCleaning.init")
+        try requireHyperCleaningSettings(l2: l2, corruption: corruption, trainingCount: training.sampleCount,
+                                         "DataHyperCleaning.init")
         let d = training.featureCount, k = training.classCount
-        for (set, role) in [(validation, "validation")] + (test.map { [($0, "test")] } ?? []) {
-            guard set.featureCount == d, set.classCount == k else {
-                throw BilevelError.dimensionMismatch(
-                    operation: "DataHyperCleaning.init", expected: "\(d) features and \(k) classes",
-                    actual: "\(set.featureCount) features and \(set.classCount) classes in \(role)")
-            }
-        }
-        guard d >= 1, k >= 2, training.sampleCount >= 1, validation.sampleCount >= 1 else {
-            throw BilevelError.invalidHyperparameter(
-                name: "data", value: "d = \(d), K = \(k), n = \(training.sampleCount), m = \(validation.sampleCount)",
-                requirement: "at least one feature, two classes, one training and one validation sample")
-        }
-        guard l2 >= 0, l2.isFinite else {
-            throw BilevelError.invalidHyperparameter(name: "l2", value: "\(l2)", requirement: "finite and ≥ 0")
-        }
-        if let corruption, corruption.changed.count != training.sampleCount {
-            throw BilevelError.dimensionMismatch(
-                operation: "DataHyperCleaning.init", expected: "a corruption record for \(training.sampleCount) samples",
-                actual: "\(corruption.changed.count)")
-        }
         trainingInputs = training.features
         trainingLabels = training.labels
         validationInputs = validation.features
@@ -142,31 +125,6 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         try BLAS.gemm(.transpose, .none, weights, columns: nil, block, columns: columns, beta: 0, &z, columns: 0..<columns.count)
     }
 
-    /// Turns the logits in the leading `count` columns of `z` into probabilities (softmax per
-    /// column, max-shifted), and returns each column's cross-entropy `log Σ e^{z} − z[label]`.
-    private func softmaxInPlace(_ z: inout Matrix, count: Int, labels: some Collection<Int>) -> [Double] {
-        let k = classCount
-        var losses = [Double](repeating: 0, count: count)
-        z.storage.withUnsafeMutableBufferPointer { zp in
-            for (j, label) in zip(0..<count, labels) {
-                let base = j * k
-                var top = -Double.infinity
-                for c in 0..<k { top = max(top, zp[base + c]) }
-                var total = 0.0
-                for c in 0..<k {
-                    let e = exp(zp[base + c] - top)
-                    zp[base + c] = e
-                    total += e
-                }
-                let trueShifted = log(zp[base + label])  // = z[label] − top
-                losses[j] = log(total) - trueShifted
-                let inverse = 1 / total
-                for c in 0..<k { zp[base + c] *= inverse }
-            }
-        }
-        return losses
-    }
-
     /// `gᵢ = vec(aᵢ rᵢᵀ)` into the columns of `gradients` (p × b), weights `σ(xᵢ)`.
     /// - Complexity: one `gemm` for the logits (2dKb flops) and one pass writing the p·b
     ///   outputs: memory-bound on the output.
@@ -185,7 +143,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         try forEachSampleBlock(trainingInputs, samples: samples) { block, columns, indices in
             var z = Matrix(rows: k, columns: columns.count)
             try logits(weightsY, block, columns, into: &z)
-            _ = softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
+            _ = softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
             for (j, i) in indices.enumerated() { z[trainingLabels[i], j] -= 1 }
             residuals.storage.withUnsafeMutableBufferPointer { r in
                 z.storage.withUnsafeBufferPointer { (r.baseAddress! + offset * k).update(from: $0.baseAddress!, count: $0.count) }
@@ -221,7 +179,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         try forEachSampleBlock(trainingInputs, samples: samples) { block, columns, indices in
             var z = Matrix(rows: classCount, columns: columns.count)
             try logits(weightsY, block, columns, into: &z)
-            losses += softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
+            losses += softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
         }
         return losses
     }
@@ -259,7 +217,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         var w = z
         try forEachSampleBlock(trainingInputs, samples: nil) { block, columns, indices in
             try logits(weightsY, block, columns, into: &z)
-            _ = softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
+            _ = softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
             try logits(direction, block, columns, into: &w)
             for (j, i) in indices.enumerated() {
                 var inner = -w[trainingLabels[i], j]
@@ -282,7 +240,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         var z = Matrix(rows: k, columns: min(sampleBlockSize, n))
         try forEachSampleBlock(trainingInputs, samples: nil) { block, columns, indices in
             try logits(weightsY, block, columns, into: &z)
-            _ = softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
+            _ = softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
             for (j, i) in indices.enumerated() {
                 z[trainingLabels[i], j] -= 1
                 let weight = logistic(x[i])
@@ -300,9 +258,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
     public func innerValue(x: [Double], y: [Double]) throws -> Double {
         try check(x, y, "DataHyperCleaning.innerValue")
         let losses = try perSampleLosses(y: y, samples: Array(0..<trainingCount))
-        var total = 0.0
-        for i in 0..<trainingCount { total += logistic(x[i]) * losses[i] }
-        return total / Double(trainingCount) + (try regularizerValue(x: x, y: y))
+        return sampleWeightedMeanLoss(x: x, losses: losses) + (try regularizerValue(x: x, y: y))
     }
 
     /// `f = (1/m) Σ_val CEᵢ`.
@@ -320,7 +276,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         var z = Matrix(rows: k, columns: min(sampleBlockSize, m))
         try forEachSampleBlock(validationInputs, samples: nil) { block, columns, indices in
             try logits(weightsY, block, columns, into: &z)
-            _ = softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { validationLabels[$0] })
+            _ = softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { validationLabels[$0] })
             for (j, i) in indices.enumerated() { z[validationLabels[i], j] -= 1 }
             try BLAS.gemm(.none, .transpose, alpha: 1 / Double(m), block, columns: columns, z,
                           columns: 0..<columns.count, beta: 1, &gradient)
@@ -348,7 +304,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
             var s = z
             try forEachSampleBlock(trainingInputs, samples: samples) { block, columns, indices in
                 try logits(weightsY, block, columns, into: &z)
-                _ = softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
+                _ = softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { trainingLabels[$0] })
                 try logits(direction, block, columns, into: &s)
                 for (j, i) in indices.enumerated() {
                     var mean = 0.0
@@ -380,7 +336,7 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         }
         var probabilities = Matrix(rows: k, columns: n)
         try logits(weightMatrix(y), trainingInputs, 0..<n, into: &probabilities)
-        _ = softmaxInPlace(&probabilities, count: n, labels: trainingLabels)
+        _ = softmaxCrossEntropyColumns(&probabilities, count: n, labels: trainingLabels)
         let weights = x.map { logistic($0) / Double(n) }
         var h = Matrix(rows: p, columns: p)
         var scaled = trainingInputs
@@ -426,12 +382,8 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
         var z = Matrix(rows: k, columns: min(sampleBlockSize, m))
         try forEachSampleBlock(inputs, samples: nil) { block, columns, indices in
             try logits(weightsY, block, columns, into: &z)
-            for (j, i) in indices.enumerated() {
-                var best = 0
-                for c in 1..<k where z[c, j] > z[best, j] { best = c }
-                if best == labels[i] { correct += 1 }
-            }
-            total += softmaxInPlace(&z, count: columns.count, labels: indices.lazy.map { labels[$0] }).reduce(0, +)
+            correct += argmaxMatches(z, indices: indices, labels: labels)
+            total += softmaxCrossEntropyColumns(&z, count: columns.count, labels: indices.lazy.map { labels[$0] }).reduce(0, +)
         }
         return (total / Double(m), Double(correct) / Double(m))
     }
@@ -439,23 +391,8 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
     /// See the type's documentation for the keys.
     public func metrics(x: [Double], y: [Double]) throws -> [String: Double] {
         try check(x, y, "DataHyperCleaning.metrics")
-        let validation = try evaluate(validationInputs, validationLabels, y)
-        var result = ["validation_loss": validation.loss, "validation_accuracy": validation.accuracy]
-        if testInputs.columns > 0 {
-            let test = try evaluate(testInputs, testLabels, y)
-            result["test_loss"] = test.loss
-            result["test_accuracy"] = test.accuracy
-        }
-        if let corruption, corruption.changedCount > 0, corruption.changedCount < trainingCount {
-            let weights = x.map(logistic)
-            result["auroc"] = try auroc(scores: weights.map { 1 - $0 }, labels: corruption.changed)
-            var clean = 0.0, corrupted = 0.0
-            for i in 0..<trainingCount {
-                if corruption.changed[i] { corrupted += weights[i] } else { clean += weights[i] }
-            }
-            result["mean_weight_corrupted"] = corrupted / Double(corruption.changedCount)
-            result["mean_weight_clean"] = clean / Double(trainingCount - corruption.changedCount)
-        }
-        return result
+        return try hyperCleaningMetrics(
+            x: x, corruption: corruption, validation: evaluate(validationInputs, validationLabels, y),
+            test: testInputs.columns > 0 ? evaluate(testInputs, testLabels, y) : nil)
     }
 }

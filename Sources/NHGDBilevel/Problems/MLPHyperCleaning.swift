@@ -98,30 +98,13 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
     ///   width or `l2`, or a corruption record of the wrong length.
     public init(training: Dataset, corruption: LabelCorruption? = nil, validation: Dataset, test: Dataset? = nil,
                 hiddenWidth: Int, l2: Double, initializationSeed: UInt64 = 0) throws {
+        try requireHyperCleaningData(training: training, validation: validation, test: test, "MLPHyperCleaning.init")
         let d = training.featureCount, k = training.classCount
-        for (set, role) in [(validation, "validation")] + (test.map { [($0, "test")] } ?? []) {
-            guard set.featureCount == d, set.classCount == k else {
-                throw BilevelError.dimensionMismatch(
-                    operation: "MLPHyperCleaning.init", expected: "\(d) features and \(k) classes",
-                    actual: "\(set.featureCount) features and \(set.classCount) classes in \(role)")
-            }
-        }
-        guard d >= 1, k >= 2, training.sampleCount >= 1, validation.sampleCount >= 1 else {
-            throw BilevelError.invalidHyperparameter(
-                name: "data", value: "d = \(d), K = \(k), n = \(training.sampleCount), m = \(validation.sampleCount)",
-                requirement: "at least one feature, two classes, one training and one validation sample")
-        }
         guard hiddenWidth >= 1 else {
             throw BilevelError.invalidHyperparameter(name: "hiddenWidth", value: "\(hiddenWidth)", requirement: "≥ 1")
         }
-        guard l2 >= 0, l2.isFinite else {
-            throw BilevelError.invalidHyperparameter(name: "l2", value: "\(l2)", requirement: "finite and ≥ 0")
-        }
-        if let corruption, corruption.changed.count != training.sampleCount {
-            throw BilevelError.dimensionMismatch(
-                operation: "MLPHyperCleaning.init", expected: "a corruption record for \(training.sampleCount) samples",
-                actual: "\(corruption.changed.count)")
-        }
+        try requireHyperCleaningSettings(l2: l2, corruption: corruption, trainingCount: training.sampleCount,
+                                         "MLPHyperCleaning.init")
         trainingInputs = Self.appendingOnes(training.features)
         trainingLabels = training.labels
         validationInputs = Self.appendingOnes(validation.features)
@@ -238,31 +221,7 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
             }
         }
         try BLAS.gemm(.none, .none, w.second, columns: nil, ws.hidden, columns: 0..<count, beta: 0, &ws.probabilities, columns: 0..<count)
-        return softmaxColumns(&ws.probabilities, count: count, labels: labels)
-    }
-
-    /// Softmax of each of the leading `count` columns of `z` in place (max-shifted); returns
-    /// each column's cross-entropy `log Σ e^{z} − z[label]`.
-    private func softmaxColumns(_ z: inout Matrix, count: Int, labels: some Collection<Int>) -> [Double] {
-        let k = classCount
-        var losses = [Double](repeating: 0, count: count)
-        z.storage.withUnsafeMutableBufferPointer { zp in
-            for (j, label) in zip(0..<count, labels) {
-                let base = j * k
-                var top = -Double.infinity
-                for c in 0..<k { top = max(top, zp[base + c]) }
-                var total = 0.0
-                for c in 0..<k {
-                    let e = exp(zp[base + c] - top)
-                    zp[base + c] = e
-                    total += e
-                }
-                losses[j] = log(total) - log(zp[base + label])
-                let inverse = 1 / total
-                for c in 0..<k { zp[base + c] *= inverse }
-            }
-        }
-        return losses
+        return softmaxCrossEntropyColumns(&ws.probabilities, count: count, labels: labels)
     }
 
     /// `D₂ = (π − e_b) diag(c)` into `outputDelta` and `G = W₂ᵀD₂` into `hiddenDelta` for the
@@ -441,9 +400,7 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
     public func innerValue(x: [Double], y: [Double]) throws -> Double {
         try check(x, y, "MLPHyperCleaning.innerValue")
         let losses = try perSampleLosses(y: y, samples: Array(0..<trainingCount))
-        var total = 0.0
-        for i in 0..<trainingCount { total += logistic(x[i]) * losses[i] }
-        return total / Double(trainingCount) + (try regularizerValue(x: x, y: y))
+        return sampleWeightedMeanLoss(x: x, losses: losses) + (try regularizerValue(x: x, y: y))
     }
 
     /// `f = (1/m) Σ_val CEᵢ`.
@@ -537,18 +494,14 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
 
     /// Mean cross-entropy and accuracy (arg-max prediction, first maximum on ties) on a set.
     private func evaluate(_ inputs: Matrix, _ labels: [Int], _ y: [Double]) throws -> (loss: Double, accuracy: Double) {
-        let m = inputs.columns, k = classCount
+        let m = inputs.columns
         if m == 0 { return (0, 0) }
         let w = layers(y)
         var ws = workspace(for: m)
         var total = 0.0, correct = 0
         try forEachSampleBlock(inputs, samples: nil) { block, columns, indices in
             total += try forward(w, block, columns, labels: indices.lazy.map { labels[$0] }, &ws).reduce(0, +)
-            for (j, i) in indices.enumerated() {
-                var best = 0
-                for c in 1..<k where ws.probabilities[c, j] > ws.probabilities[best, j] { best = c }
-                if best == labels[i] { correct += 1 }
-            }
+            correct += argmaxMatches(ws.probabilities, indices: indices, labels: labels)
         }
         return (total / Double(m), Double(correct) / Double(m))
     }
@@ -556,23 +509,8 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
     /// See the type's documentation for the keys.
     public func metrics(x: [Double], y: [Double]) throws -> [String: Double] {
         try check(x, y, "MLPHyperCleaning.metrics")
-        let validation = try evaluate(validationInputs, validationLabels, y)
-        var result = ["validation_loss": validation.loss, "validation_accuracy": validation.accuracy]
-        if testInputs.columns > 0 {
-            let test = try evaluate(testInputs, testLabels, y)
-            result["test_loss"] = test.loss
-            result["test_accuracy"] = test.accuracy
-        }
-        if let corruption, corruption.changedCount > 0, corruption.changedCount < trainingCount {
-            let weights = x.map(logistic)
-            result["auroc"] = try auroc(scores: weights.map { 1 - $0 }, labels: corruption.changed)
-            var clean = 0.0, corrupted = 0.0
-            for i in 0..<trainingCount {
-                if corruption.changed[i] { corrupted += weights[i] } else { clean += weights[i] }
-            }
-            result["mean_weight_corrupted"] = corrupted / Double(corruption.changedCount)
-            result["mean_weight_clean"] = clean / Double(trainingCount - corruption.changedCount)
-        }
-        return result
+        return try hyperCleaningMetrics(
+            x: x, corruption: corruption, validation: evaluate(validationInputs, validationLabels, y),
+            test: testInputs.columns > 0 ? evaluate(testInputs, testLabels, y) : nil)
     }
 }

@@ -52,8 +52,10 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
             _ = try lapackInt(p, "Woodbury capacitance")
             let block = Swift.min(Self.rowBlock, p)
             var scratch = [Double](repeating: 0, count: block * k)
+            // D_λ^{-1/2}, once: p square roots rather than p·k.
+            let rootInverse = inverse.map { $0.squareRoot() }
             factor.storage.withUnsafeBufferPointer { u in
-                inverse.withUnsafeBufferPointer { dinv in
+                rootInverse.withUnsafeBufferPointer { root in
                     scratch.withUnsafeMutableBufferPointer { w in
                         c.storage.withUnsafeMutableBufferPointer { cp in
                             var start = 0
@@ -63,7 +65,7 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
                                 for j in 0..<k {
                                     let src = u.baseAddress! + j * p + start
                                     let dst = w.baseAddress! + j * rows
-                                    for i in 0..<rows { dst[i] = src[i] * dinv[start + i].squareRoot() }
+                                    for i in 0..<rows { dst[i] = src[i] * root[start + i] }
                                 }
                                 cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, ki, Int32(rows), 1,
                                             w.baseAddress, Int32(rows), 1, cp.baseAddress, ki)

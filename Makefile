@@ -26,10 +26,12 @@ release: deps
 test: deps
 	$(SWIFT) test
 
-demo: release
+demo: deps
+	$(SWIFT) build -c release --product nhgd
 	$(SWIFT) run -c release --skip-build nhgd clean
 
-bench: release
+bench: deps
+	$(SWIFT) build -c release --product nhgd-bench
 	$(SWIFT) run -c release --skip-build nhgd-bench --quick
 
 clean:

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Convert the shared CSV data sets into the package's binary data format (NHGDDATA v1).
 
-Developer-time only: reads ../shared/data (or --source) and writes the files that ship in
-Sources/NHGDBilevel/Resources. The product never reads ../shared. Docs/data.md specifies
+Developer-time only: reads the original files from the --source directory and writes the
+files that ship in Sources/NHGDBilevel/Resources; the product never reads the originals.
+Docs/data.md specifies
 the format; Sources/NHGDBilevel/Data/DatasetFile.swift reads and writes the same bytes.
 
 Usage (from the repository root):
-    python3 Scripts/convert_datasets.py [--source ../shared/data] [--output Sources/NHGDBilevel/Resources]
+    python3 Scripts/convert_datasets.py --source DIR [--output Sources/NHGDBilevel/Resources]
 """
 import argparse
 import csv
@@ -91,9 +92,11 @@ def read_breast_cancer(path):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default=os.path.join(root, "..", "shared", "data"))
+    parser.add_argument("--source", required=True,
+                        help="directory holding mnist-5k.csv.gz and breast-cancer.csv (the originals)")
     parser.add_argument("--output", default=os.path.join(root, "Sources", "NHGDBilevel", "Resources"))
     args = parser.parse_args()
+    os.makedirs(args.output, exist_ok=True)
 
     samples, labels = read_mnist(os.path.join(args.source, "mnist-5k.csv.gz"))
     mnist = encode("mnist-5k", [str(c) for c in range(10)], ELEMENT_UINT8, samples, labels)

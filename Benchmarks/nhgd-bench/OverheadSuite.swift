@@ -226,17 +226,8 @@ struct OverheadSuite: BenchmarkSuite {
     /// `½ / L`, L ≈ the largest eigenvalue of the full-batch Hessian at the start (20 power
     /// iterations), as the `nhgd` CLI chooses the Neumann and AmIGO step.
     private func safeStepSize<P: SecondOrderBilevelProblem>(_ problem: P) throws -> Double {
-        let x = problem.initialOuter(), y = problem.initialInner()
-        var rng = Xoshiro256StarStar(seed: 0x5eed)
-        var v = (0..<problem.innerDimension).map { _ in rng.nextGaussian() }
-        var hv = [Double](repeating: 0, count: v.count)
-        var lambda = 0.0
-        for _ in 0..<20 {
-            BLAS.scale(&v, by: 1 / BLAS.norm(v))
-            try problem.hessianVectorProduct(x: x, y: y, v: v, samples: nil, into: &hv)
-            lambda = BLAS.dot(v, hv)
-            swap(&v, &hv)
-        }
+        let lambda = try largestHessianEigenvalue(
+            of: problem, x: problem.initialOuter(), y: problem.initialInner(), iterations: 20)
         return 0.5 / max(lambda, .leastNormalMagnitude)
     }
 }

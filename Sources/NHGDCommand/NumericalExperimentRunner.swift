@@ -197,20 +197,11 @@ public struct NumericalExperimentRunner: ExperimentRunner {
     public static let secondOrderBudget = 10
 
     /// `0.5 / L` with `L` the largest eigenvalue of the full-batch inner Hessian at the
-    /// problem's starting point, estimated by 30 power iterations (Neumann, AmIGO and SOBA need
-    /// η ≤ 1/L; the factor ½ leaves room for L to grow as the weights move).
+    /// problem's starting point, estimated by 30 power iterations (``largestHessianEigenvalue(of:x:y:iterations:seed:)``;
+    /// Neumann, AmIGO and SOBA need η ≤ 1/L; the factor ½ leaves room for L to grow as the weights move).
     static func safeStepSize<P: SecondOrderBilevelProblem>(_ problem: P) throws -> Double {
-        let x = problem.initialOuter(), y = problem.initialInner()
-        var rng = Xoshiro256StarStar(seed: 0x5eed)
-        var v = (0..<problem.innerDimension).map { _ in rng.nextGaussian() }
-        var hv = [Double](repeating: 0, count: v.count)
-        var lambda = 0.0
-        for _ in 0..<30 {
-            BLAS.scale(&v, by: 1 / BLAS.norm(v))
-            try problem.hessianVectorProduct(x: x, y: y, v: v, samples: nil, into: &hv)
-            lambda = BLAS.dot(v, hv)
-            v = hv
-        }
+        let lambda = try largestHessianEigenvalue(
+            of: problem, x: problem.initialOuter(), y: problem.initialInner(), iterations: 30)
         return 0.5 / max(lambda, .leastNormalMagnitude)
     }
 }

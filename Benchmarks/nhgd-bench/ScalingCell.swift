@@ -99,17 +99,6 @@ struct HessianVectorProductsOnly<Base: SecondOrderBilevelProblem>: SecondOrderBi
     }
 }
 
-/// Peak resident set of this process, from `VmHWM` in /proc/self/status (0 where unavailable).
-func peakResidentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        // "VmHWM:\t  123456 kB": the number may follow the tab directly.
-        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
-    }
-    return 0
-}
-
 /// `(cosine, relative error)` of an estimate against a reference.
 func agreement(_ estimate: [Double], _ reference: [Double]) -> (cosine: Double, relativeError: Double) {
     var difference = estimate

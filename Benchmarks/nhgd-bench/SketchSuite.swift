@@ -9,7 +9,8 @@ import NaturalHypergradient
 /// - `ingest <method>`: gradients per second over enough blocks for several shrinks, with the
 ///   model rate 7pℓ flops per gradient as GFLOP/s;
 /// - `shrink <method>`: one shrink of a full buffer (median), 7pℓ² model flops, ratio to dgemm;
-/// - `compressed ingest s=8`: the same stream compressed to 8 columns per block;
+/// - `compressed ingest gaussian s=8`, `compressed ingest sampledColumns s=8`: the same stream
+///   compressed to 8 columns per block by each `IngestCompression`;
 /// - memory: `byteCount` and the resident-set growth while the sketch was built, ÷ budget.
 struct SketchSuite: BenchmarkSuite {
     let name = "sketch"
@@ -65,27 +66,22 @@ struct SketchSuite: BenchmarkSuite {
                     metrics: [("GFLOP/s", shrinkFlops / shrinkSeconds / 1e9)]))
                 blackHole(sketch.shrunkMass)
             }
-            // Compressed ingest: each block of 64 becomes 8 columns (one 2·p·64·8-flop gemm).
-            var compressed = try FrequentDirectionsSketch(dimension: p, rank: l, compression: .gaussian(columns: 8), seed: 1)
-            for _ in 0...(2 * l / 8) { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
-            let compressedBlocks = max(2, 4 * l / 8)
-            let compressedSeconds = try time {
-                for _ in 0..<compressedBlocks { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
-            } / Double(compressedBlocks)
-            records.append(BenchmarkRecord(
-                suite: name, name: "compressed ingest s=8", p: p, k: l, seconds: compressedSeconds,
-                metrics: [("gradients/s", Double(b) / compressedSeconds)]))
+            // Compressed ingest: each block of 64 becomes 8 columns, by one 2·p·64·8-flop gemm
+            // (gaussian) or by copying 8 sampled columns (sampledColumns).
+            let compressions: [(label: String, compression: IngestCompression)] =
+                [("gaussian", .gaussian(columns: 8)), ("sampledColumns", .sampledColumns(columns: 8))]
+            for (label, compression) in compressions {
+                var compressed = try FrequentDirectionsSketch(dimension: p, rank: l, compression: compression, seed: 1)
+                for _ in 0...(2 * l / 8) { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
+                let compressedBlocks = max(2, 4 * l / 8)
+                let compressedSeconds = try time {
+                    for _ in 0..<compressedBlocks { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
+                } / Double(compressedBlocks)
+                records.append(BenchmarkRecord(
+                    suite: name, name: "compressed ingest \(label) s=8", p: p, k: l, seconds: compressedSeconds,
+                    metrics: [("gradients/s", Double(b) / compressedSeconds)]))
+            }
         }
         return records
     }
-}
-
-/// Resident set size of this process, from `VmRSS` in /proc/self/status (0 where unavailable).
-func residentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let fields = line.split(separator: " ")
-        if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
-    }
-    return 0
 }

@@ -11,10 +11,7 @@ import NHGDTestSupport
             var rng = c.rng
             let problem = try randomCleaningProblem(d: d, k: k, n: n, m: m, l2: c.logUniform(in: 1e-3...1), using: &rng)
             let x = c.vector(count: n, in: -3...3), y = c.vector(count: problem.innerDimension)
-            let report = try checkOracles(problem, at: x, y, using: &c.rng)
-            c.note("d=\(d) k=\(k) n=\(n) m=\(m)\n\(report)")
-            try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
-            try c.expect(report.errors.count == 12, "missing checks: \(report.errors.keys.sorted())")
+            try expectOraclesPass(problem, at: x, y, checks: 12, context: "d=\(d) k=\(k) n=\(n) m=\(m)", in: &c)
         }
     }
 

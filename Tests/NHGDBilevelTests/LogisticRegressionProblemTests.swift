@@ -11,10 +11,7 @@ import NHGDTestSupport
             var rng = c.rng
             let problem = try randomLogisticProblem(d: d, n: n, m: m, using: &rng)
             let x = c.vector(count: d, in: -2...2), y = c.vector(count: d)
-            let report = try checkOracles(problem, at: x, y, using: &c.rng)
-            c.note("d=\(d) n=\(n) m=\(m)\n\(report)")
-            try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
-            try c.expect(report.errors.count == 12, "missing checks: \(report.errors.keys.sorted())")
+            try expectOraclesPass(problem, at: x, y, checks: 12, context: "d=\(d) n=\(n) m=\(m)", in: &c)
         }
     }
 

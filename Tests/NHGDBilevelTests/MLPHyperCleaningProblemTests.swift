@@ -36,10 +36,7 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
             var y = problem.initialInner()
             let noise = c.vector(count: y.count)
             BLAS.axpy(0.5, noise, &y)
-            let report = try checkOracles(problem, at: x, y, using: &c.rng)
-            c.note("d=\(d) h=\(h) k=\(k) n=\(n) m=\(m)\n\(report)")
-            try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
-            try c.expect(report.errors.count == 10, "missing checks: \(report.errors.keys.sorted())")
+            try expectOraclesPass(problem, at: x, y, checks: 10, context: "d=\(d) h=\(h) k=\(k) n=\(n) m=\(m)", in: &c)
         }
     }
 

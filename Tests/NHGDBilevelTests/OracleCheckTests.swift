@@ -11,6 +11,17 @@ import NHGDTestSupport
 /// factor, a sign, a missing term: errors of order 1e-2 or more) cannot meet.
 let oracleTolerance = 1e-6
 
+/// The oracle check of the problems' property tests: ``checkOracles`` at (x, y) with the case's
+/// generator, its report added to the case's notes (after `context`), and a failure unless all
+/// `checks` checks ran and each passed within ``oracleTolerance``.
+func expectOraclesPass(_ problem: some BilevelProblem, at x: [Double], _ y: [Double], checks: Int,
+                       context: String = "", in c: inout PropertyCase) throws {
+    let report = try checkOracles(problem, at: x, y, using: &c.rng)
+    c.note(context.isEmpty ? "\(report)" : "\(context)\n\(report)")
+    try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
+    try c.expect(report.errors.count == checks, "expected \(checks) checks, got \(report.errors.keys.sorted())")
+}
+
 /// A random logistic-regression problem: Gaussian inputs, labels drawn from the model.
 func randomLogisticProblem(d: Int, n: Int, m: Int, using rng: inout Xoshiro256StarStar) throws -> LogisticRegression {
     let truth = (0..<d).map { _ in rng.nextGaussian() }

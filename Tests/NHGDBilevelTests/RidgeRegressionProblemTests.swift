@@ -64,10 +64,7 @@ import NHGDTestSupport
             let problem = try RidgeRegression.synthetic(n: n, m: m, d: d, noise: c.logUniform(in: 0.2...2),
                                                         testCount: 5, using: &rng)
             let x = c.vector(count: d, in: -2...2), y = c.vector(count: d)
-            let report = try checkOracles(problem, at: x, y, using: &c.rng)
-            c.note("\(report)")
-            try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
-            try c.expect(report.errors.count == 12, "expected all 12 checks, got \(report.errors.keys.sorted())")
+            try expectOraclesPass(problem, at: x, y, checks: 12, in: &c)
         }
     }
 

@@ -29,10 +29,7 @@ import NHGDTestSupport
             let (problem, _) = try problemAndDenseTwin(&c)
             let p = problem.innerDimension
             let x = c.vector(count: p, in: -2...2), y = c.vector(count: p)
-            let report = try checkOracles(problem, at: x, y, using: &c.rng)
-            c.note("\(report)")
-            try c.expect(report.passed(tolerance: oracleTolerance), "oracle check failed")
-            try c.expect(report.errors.count == 12, "missing checks: \(report.errors.keys.sorted())")
+            try expectOraclesPass(problem, at: x, y, checks: 12, in: &c)
         }
     }
 

@@ -27,19 +27,19 @@ struct ScalingCell: Equatable, CustomStringConvertible {
     init(parsing text: String) throws {
         let parts = text.split(separator: ":")
         guard let first = parts.first, let kind = Kind(rawValue: String(first)) else {
-            throw BenchmarkArguments.Failure(description: "--cell: unknown kind in \(text) (synthetic or mlp)")
+            throw BenchmarkCommandLine.Failure(description: "--cell: unknown kind in \(text) (synthetic or mlp)")
         }
         var values = [String: Int]()
         for part in parts.dropFirst() {
             let pair = part.split(separator: "=")
             guard pair.count == 2, let value = Int(pair[1]), value >= 0 else {
-                throw BenchmarkArguments.Failure(description: "--cell: bad key=value \(part) in \(text)")
+                throw BenchmarkCommandLine.Failure(description: "--cell: bad key=value \(part) in \(text)")
             }
             values[String(pair[0])] = value
         }
         let required = kind == .synthetic ? ["p", "k", "n", "m", "s", "b"] : ["h", "k", "n", "m", "b"]
         for key in required where values[key] == nil || values[key]! < 1 {
-            throw BenchmarkArguments.Failure(description: "--cell: \(text) needs a positive \(key)")
+            throw BenchmarkCommandLine.Failure(description: "--cell: \(text) needs a positive \(key)")
         }
         self.init(kind: kind, values)
     }

@@ -139,29 +139,7 @@ struct ScalingSuite: BenchmarkSuite {
         guard case let .array(items) = try JSONValue(parsing: text) else {
             throw ChildFailure(description: "cell \(cell) wrote no JSON array")
         }
-        return try items.map(Self.record(from:))
-    }
-
-    /// A record from the JSON `BenchmarkOutput.json` writes (numbers → metrics, strings →
-    /// labels, booleans → flags; `ratio`/`limit` restored).
-    static func record(from value: JSONValue) throws -> BenchmarkRecord {
-        guard case let .object(fields) = value else { throw ChildFailure(description: "record is not an object") }
-        var r = BenchmarkRecord(suite: "", name: "", p: 0, k: 0, seconds: .nan)
-        for (key, field) in fields {
-            switch (key, field) {
-            case ("suite", .string(let s)): r.suite = s
-            case ("name", .string(let s)): r.name = s
-            case ("p", _): r.p = Int(field.doubleValue ?? 0)
-            case ("k", _): r.k = Int(field.doubleValue ?? 0)
-            case ("seconds", _): r.seconds = field.doubleValue ?? .nan
-            case ("ratio", _): r.ratio = field.doubleValue
-            case ("limit", .string(let s)): r.limit = s
-            case (_, .string(let s)): r.labels.append((key, s))
-            case (_, .bool(let b)): r.flags.append((key, b))
-            default: r.metrics.append((key, field.doubleValue ?? .nan))
-            }
-        }
-        return r
+        return try items.map(BenchmarkRecord.init(json:))
     }
 
     /// Child mode: measure one cell, add the peak resident set, write the records to `--json`.
@@ -172,7 +150,7 @@ struct ScalingSuite: BenchmarkSuite {
             var records = try ScalingCellRunner.run(cell)
             let peak = Double(peakResidentBytes())
             for index in records.indices { records[index].metrics.append(("peak_bytes", peak)) }
-            try BenchmarkOutput.json(records).write(toFile: path, atomically: true, encoding: .utf8)
+            try BenchmarkRecord.jsonArray(records).write(toFile: path, atomically: true, encoding: .utf8)
             return 0
         } catch {
             FileHandle.standardError.write(Data("nhgd-bench scaling --cell \(spec): \(error)\n".utf8))
@@ -189,8 +167,8 @@ struct ScalingSuite: BenchmarkSuite {
         for r in records where r.suite == "scaling" {
             table.append([
                 label(r, "problem"), "\(r.p)", "\(r.k)", label(r, "method"), (r.flags.first?.1 ?? true) ? "yes" : "no",
-                r.seconds.isFinite ? BenchmarkOutput.formatSeconds(r.seconds) : "—",
-                metric(r, "iteration seconds").map(BenchmarkOutput.formatSeconds) ?? "",
+                r.seconds.isFinite ? NumberFormatting.duration(r.seconds) : "—",
+                metric(r, "iteration seconds").map(NumberFormatting.duration) ?? "",
                 metric(r, "cosine").map { String(format: "%.6f", $0) } ?? metric(r, "cosine vs cg-10").map { String(format: "%.4f*", $0) } ?? "",
                 metric(r, "relative error").map { String(format: "%.2e", $0) } ?? "",
                 label(r, "reference"),

@@ -17,13 +17,13 @@ func runBenchmarks() -> Int32 {
     let defaultThreads = ProcessInfo.processInfo.activeProcessorCount
     let options: BenchmarkOptions
     do {
-        guard let parsed = try BenchmarkArguments.parse(Array(CommandLine.arguments.dropFirst()), defaultThreads: defaultThreads) else {
-            print(BenchmarkArguments.usage)
+        guard let parsed = try BenchmarkCommandLine.parse(Array(CommandLine.arguments.dropFirst()), defaultThreads: defaultThreads) else {
+            print(BenchmarkCommandLine.help, terminator: "")
             return 0
         }
         options = parsed
     } catch {
-        FileHandle.standardError.write(Data("nhgd-bench: \(error)\n\n\(BenchmarkArguments.usage)\n".utf8))
+        FileHandle.standardError.write(Data("nhgd-bench: \(error)\n\(BenchmarkCommandLine.usage)\n".utf8))
         return 2
     }
     BLAS.threadCount = options.threads
@@ -45,13 +45,13 @@ func runBenchmarks() -> Int32 {
             return 1
         }
     }
-    print(BenchmarkOutput.table(records))
+    print(BenchmarkRecord.table(records), terminator: "")
     if let path = options.jsonPath {
         var build = "release"
         #if DEBUG
         build = "debug"
         #endif
-        let json = BenchmarkOutput.json(records, context: [("build", build), ("threads", "\(BLAS.threadCount)")])
+        let json = BenchmarkRecord.jsonArray(records, context: [("build", build), ("threads", "\(BLAS.threadCount)")])
         do {
             try json.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {

@@ -7,7 +7,8 @@ extension ArgumentParser {
         if !command.subcommands.isEmpty { words.append(command.defaultSubcommand == nil ? "<subcommand>" : "[<subcommand>]") }
         if !command.options.isEmpty { words.append("[options]") }
         for positional in command.positionals {
-            words.append(positional.isOptional ? "[<\(positional.name)>]" : "<\(positional.name)>")
+            let word = "<\(positional.name)>" + (positional.isRepeated ? " ..." : "")
+            words.append(positional.isOptional ? "[\(word)]" : word)
         }
         return words.joined(separator: " ")
     }

@@ -115,7 +115,12 @@ public struct ArgumentParser: Sendable {
 
         var words = positionalWords[...]
         for positional in command.positionals {
-            if let word = words.popFirst() {
+            if positional.isRepeated {
+                if words.isEmpty, !positional.isOptional { throw ArgumentError(.missingArgument(positional.name), commandPath: path) }
+                result.positionalLists[positional.name] = Array(words)
+                result.positionals[positional.name] = words.first
+                words = []
+            } else if let word = words.popFirst() {
                 result.positionals[positional.name] = word
             } else if !positional.isOptional {
                 throw ArgumentError(.missingArgument(positional.name), commandPath: path)

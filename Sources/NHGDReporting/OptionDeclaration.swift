@@ -197,11 +197,15 @@ public struct PositionalDeclaration: Equatable, Sendable {
     public var name: String
     public var help: String
     public var isOptional: Bool
+    /// Takes every remaining positional word (one or more, or zero or more when optional);
+    /// only the last positional may be repeated. Read with ``ParsedArguments/positionalList(_:)``.
+    public var isRepeated: Bool
 
-    public init(_ name: String, isOptional: Bool = false, help: String) {
+    public init(_ name: String, isOptional: Bool = false, isRepeated: Bool = false, help: String) {
         self.name = name
         self.help = help
         self.isOptional = isOptional
+        self.isRepeated = isRepeated
     }
 }
 
@@ -231,6 +235,7 @@ public struct CommandDeclaration: Equatable, Sendable {
                      "default subcommand \(defaultSubcommand ?? "") is not declared")
         precondition(positionals.drop { !$0.isOptional }.allSatisfy(\.isOptional),
                      "required positionals must come before optional ones")
+        precondition(positionals.dropLast().allSatisfy { !$0.isRepeated }, "only the last positional may be repeated")
         self.name = name
         self.abstract = abstract
         self.options = options

@@ -23,17 +23,24 @@ public struct ParsedArguments: Equatable, Sendable {
     public var values: [String: ArgumentValue]
     /// Names of options given explicitly on the command line.
     public var explicitlyGiven: Set<String>
-    /// Positional arguments by declared name.
+    /// Positional arguments by declared name (the first word of a repeated one).
     public var positionals: [String: String]
+    /// Every word of each repeated positional (see ``PositionalDeclaration/isRepeated``).
+    public var positionalLists: [String: [String]]
 
     public init(commandPath: [String], helpRequested: Bool = false, values: [String: ArgumentValue] = [:],
-                explicitlyGiven: Set<String> = [], positionals: [String: String] = [:]) {
+                explicitlyGiven: Set<String> = [], positionals: [String: String] = [:],
+                positionalLists: [String: [String]] = [:]) {
         self.commandPath = commandPath
         self.helpRequested = helpRequested
         self.values = values
         self.explicitlyGiven = explicitlyGiven
         self.positionals = positionals
+        self.positionalLists = positionalLists
     }
+
+    /// The words of the repeated positional `name`, in order (empty when none were given).
+    public func positionalList(_ name: String) -> [String] { positionalLists[name] ?? [] }
 
     /// The chosen subcommand's name (the last word of ``commandPath``).
     public var command: String { commandPath.last ?? "" }

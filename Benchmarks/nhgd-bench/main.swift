@@ -51,7 +51,7 @@ func runBenchmarks() -> Int32 {
         #if DEBUG
         build = "debug"
         #endif
-        let json = BenchmarkRecord.jsonArray(records, context: [("build", build), ("threads", "\(BLAS.threadCount)")])
+        let json = BenchmarkRecord.jsonArray(records, context: [("build", build), ("blas_threads", "\(BLAS.threadCount)")])
         do {
             try json.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {

@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "NHGDTestSupportTests", dependencies: ["NHGDTestSupport"]),
         .testTarget(name: "NHGDLinearAlgebraTests", dependencies: ["NHGDLinearAlgebra", "NHGDTestSupport"]),
         .testTarget(name: "NHGDSketchesTests", dependencies: ["NHGDSketches", "NHGDTestSupport"]),
-        .testTarget(name: "NHGDBilevelTests", dependencies: ["NHGDBilevel", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDBilevelTests", dependencies: ["NHGDBilevel", "NaturalHypergradient", "NHGDTestSupport"]),
         .testTarget(name: "NHGDReportingTests", dependencies: ["NHGDReporting"]),
         .testTarget(name: "NHGDCommandTests", dependencies: ["NHGDCommand", "nhgd", "NHGDTestSupport"]),
         .testTarget(name: "NHGDBenchmarkTests", dependencies: ["nhgd-bench"]),

@@ -151,7 +151,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
             where E.Problem == P {
             var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
             var trace: [TraceRecord] = []
-            try withoutActuallyEscaping(progress) { report in
+            _ = try withoutActuallyEscaping(progress) { report in
                 try optimizer.run { record in
                     let traced = TraceRecord(estimator: c.estimator, record)
                     trace.append(traced)

@@ -22,7 +22,7 @@ struct JSONValueTests {
 
     @Test func numbersRoundTripBitForBit() throws {
         var rng = SystemRandomNumberGenerator()
-        var samples: [Double] = [0, -0.0, 0.1, 1e-300, 5e-324, .greatestFiniteMagnitude, -1.5e20, 1 / 3, 123456789.123456789]
+        var samples: [Double] = [0, -0.0, 0.1, 1e-300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -1.5e20, 1 / 3, 123456789.123456789]
         for _ in 0..<500 { samples.append(Double(bitPattern: rng.next() & ~(0x7FF << 52) | (UInt64.random(in: 1...2046, using: &rng) << 52))) }
         for x in samples {
             let text = JSONValue.number(x).serialized()

@@ -98,7 +98,7 @@ struct OverheadSuite: BenchmarkSuite {
         configuration.outerLearningRate = 0.01
         configuration.outerIterations = Int.max
         configuration.evaluateEvery = 0
-        configuration.innerLoopBLASThreads = 1
+        configuration.blasThreads = 1
         configuration.seed = 11
         let eta = try safeStepSize(problem)
 

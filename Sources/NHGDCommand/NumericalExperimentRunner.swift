@@ -20,9 +20,9 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     public func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome {
         // With two or more threads the inner loop is pipelined (SGD on one worker, the sketch
-        // on another), each running single-threaded BLAS; outside the inner loop BLAS gets the
-        // rest. Idle OpenBLAS threads spin, so oversubscribing 2 cores costs more than it gives.
-        BLAS.threadCount = max(1, configuration.threads - 1)
+        // on another), each with half the threads for BLAS; the reference fits use them all.
+        // Idle OpenBLAS threads spin, so oversubscribing the cores costs more than it gives.
+        BLAS.threadCount = configuration.threads
         var rng = Xoshiro256StarStar(seed: configuration.seed)
         switch configuration.task {
         case .clean(let noise):
@@ -144,7 +144,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         configuration.innerLearningRate = c.innerLearningRate
         configuration.outerLearningRate = c.outerLearningRate
         configuration.seed = c.seed
-        configuration.innerLoopBLASThreads = 1
+        configuration.blasThreads = max(1, c.threads / 2)
         configuration.pipelined = c.threads >= 2
 
         func run<E: HypergradientEstimator>(_ estimator: E) throws -> (x: [Double], y: [Double], trace: [TraceRecord])

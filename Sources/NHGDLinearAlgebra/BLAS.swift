@@ -1,3 +1,4 @@
+import Foundation
 internal import CLAPACK
 
 /// Whether a BLAS operand is used as stored or transposed.
@@ -146,12 +147,35 @@ public enum BLAS {
         x.withUnsafeMutableBufferPointer { cblas_dscal(n, alpha, $0.baseAddress, 1) }
     }
 
-    /// OpenBLAS's thread count. Set it explicitly where reproducibility or pinning work to one
-    /// core matters (the pipelined optimiser runs each worker with one thread).
+    /// OpenBLAS's thread count, a process-wide setting. Set it explicitly where reproducibility
+    /// or pinning work to one core matters (the pipelined optimiser runs each worker with one
+    /// thread). Setting it waits while a ``withThreadCount(_:_:)`` block runs elsewhere.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        set {
+            threadCountLock.lock()
+            defer { threadCountLock.unlock() }
+            openblas_set_num_threads(Int32(max(1, newValue)))
+        }
     }
+
+    /// Runs `body` with OpenBLAS at `count` threads and restores the previous count after.
+    ///
+    /// The count is process-wide state, and BLAS results depend on it in their last bits (the
+    /// reduction order follows the split across threads). So the block holds a process-wide
+    /// recursive lock: no other thread changes the count meanwhile, and concurrent
+    /// `withThreadCount` blocks run one after the other. Use it around work that must be
+    /// reproducible bit for bit.
+    public static func withThreadCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        threadCountLock.lock()
+        defer { threadCountLock.unlock() }
+        let saved = threadCount
+        threadCount = count
+        defer { threadCount = saved }
+        return try body()
+    }
+
+    private static let threadCountLock = NSRecursiveLock()
 }
 
 extension Matrix {

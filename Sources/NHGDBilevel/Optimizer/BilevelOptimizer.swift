@@ -70,8 +70,14 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         return trace
     }
 
-    /// One outer iteration: T inner steps, one estimate, one outer update.
+    /// One outer iteration: T inner steps, one estimate, one outer update, with OpenBLAS at
+    /// ``BilevelOptimizerConfiguration/blasThreads`` threads.
     public mutating func step() throws -> OuterIterationRecord {
+        guard let threads = configuration.blasThreads else { return try unpinnedStep() }
+        return try BLAS.withThreadCount(threads) { try unpinnedStep() }
+    }
+
+    private mutating func unpinnedStep() throws -> OuterIterationRecord {
         let start = monotonicSeconds()
         try runInnerLoop()
         let outerLoss = try problem.outerValue(x: x, y: y)
@@ -107,9 +113,6 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         if steps == 0 { return }
         let observing = estimatorBox.estimator.observesInnerGradients
         let pipelined = observing && configuration.pipelined
-        let savedThreads = BLAS.threadCount
-        if let t = configuration.innerLoopBLASThreads { BLAS.threadCount = t }
-        defer { if configuration.innerLoopBLASThreads != nil { BLAS.threadCount = savedThreads } }
 
         let worker = pipelined ? SketchWorker(estimatorBox) : nil
         let b = sampler.batchSize

@@ -14,11 +14,13 @@ public struct BilevelOptimizerConfiguration: Sendable, Equatable {
     /// Run the estimator's `observe` (the Fisher sketch update) on a second worker while the
     /// next inner step computes. Iterates are identical to the sequential mode.
     public var pipelined = true
-    /// OpenBLAS threads while the inner loop runs, in both modes: one per worker on 2 cores
-    /// when pipelined, and the same count when sequential, because a different thread count
-    /// changes BLAS's reduction order and so the last bits of the iterates. `nil` leaves the
-    /// global setting alone.
-    public var innerLoopBLASThreads: Int? = 1
+    /// OpenBLAS threads for each outer iteration (inner loop, estimate and outer step), in
+    /// both modes: one per worker on 2 cores when pipelined. A run is reproducible bit for bit
+    /// only at a fixed count, because the count changes BLAS's reduction order; the optimiser
+    /// sets it with ``BLAS/withThreadCount(_:_:)``, which also keeps other threads of the process
+    /// from changing it during the step. `nil` leaves the process-wide setting alone (and gives
+    /// up that guarantee).
+    public var blasThreads: Int? = 1
     /// Evaluate metrics every this many outer iterations (and always after the last); 0: only
     /// after the last.
     public var evaluateEvery = 1
@@ -41,8 +43,8 @@ public struct BilevelOptimizerConfiguration: Sendable, Equatable {
             try requireHyperparameter(b2 >= 0 && b2 < 1, "adam beta2", b2, "must be in [0, 1)")
             try requireHyperparameter(eps > 0, "adam epsilon", eps, "must be > 0")
         }
-        if let t = innerLoopBLASThreads {
-            try requireHyperparameter(t >= 1, "innerLoopBLASThreads", t, "must be at least 1")
+        if let t = blasThreads {
+            try requireHyperparameter(t >= 1, "blasThreads", t, "must be at least 1")
         }
     }
 }

@@ -110,11 +110,6 @@ public struct DataHyperCleaning: DenseHessianProblem, PerSampleLossProblem {
     public func initialOuter() -> [Double] { [Double](repeating: 0, count: outerDimension) }
     public func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
 
-    private func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
-        try requireFiniteVector(x, outerDimension, operation, "x")
-        try requireFiniteVector(y, innerDimension, operation, "y")
-    }
-
     private func weightMatrix(_ y: [Double]) -> Matrix {
         // Shares `y`'s buffer (copy-on-write): no copy.
         try! Matrix(rows: featureCount, columns: classCount, storage: y)

@@ -106,11 +106,6 @@ public struct LogisticRegression: DenseHessianProblem, PerSampleLossProblem {
     public func initialOuter() -> [Double] { [Double](repeating: 0, count: outerDimension) }
     public func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
 
-    private func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
-        try requireFiniteVector(x, outerDimension, operation, "x")
-        try requireFiniteVector(y, innerDimension, operation, "y")
-    }
-
     /// `gᵢ = (σ(aᵢᵀy) − bᵢ) aᵢ` into the columns of `gradients`; all weights 1.
     /// - Complexity: O(d · samples.count): a gather, one `gemv`, one scaling pass.
     public func perSampleGradients(

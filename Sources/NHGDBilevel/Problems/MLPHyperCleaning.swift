@@ -260,11 +260,6 @@ public struct MLPHyperCleaning: SecondOrderBilevelProblem, PerSampleLossProblem 
                       beta: 1, &first)
     }
 
-    private func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
-        try requireFiniteVector(x, outerDimension, operation, "x")
-        try requireFiniteVector(y, innerDimension, operation, "y")
-    }
-
     // MARK: - Oracles
 
     /// `gᵢ = [ãᵢ ⊗ δ₁ᵢ; h̃ᵢ ⊗ δ₂ᵢ]` into the columns of `gradients` (p × b), weights `σ(xᵢ)`.

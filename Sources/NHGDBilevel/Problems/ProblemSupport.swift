@@ -73,3 +73,12 @@ func forEachSampleBlock(
         }
     }
 }
+
+extension BilevelProblem {
+    /// Checks that `x` (length q) and `y` (length p) have the problem's dimensions and are
+    /// finite, naming `operation` in the error: the first line of every built-in oracle.
+    func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
+        try requireFiniteVector(x, outerDimension, operation, "x")
+        try requireFiniteVector(y, innerDimension, operation, "y")
+    }
+}

@@ -133,11 +133,6 @@ public struct RidgeRegression: DenseHessianProblem, PerSampleLossProblem {
     public func initialOuter() -> [Double] { [Double](repeating: 0, count: outerDimension) }
     public func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
 
-    private func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
-        try requireFiniteVector(x, outerDimension, operation, "x")
-        try requireFiniteVector(y, innerDimension, operation, "y")
-    }
-
     /// `gᵢ = −(bᵢ − aᵢᵀy) aᵢ / s²` into the columns of `gradients`; all weights 1.
     /// - Complexity: O(d · samples.count): a column gather, one `gemv`, one scaling pass.
     public func perSampleGradients(

@@ -218,11 +218,6 @@ public struct SyntheticLogisticRegression: DenseHessianProblem, PerSampleLossPro
     public func initialOuter() -> [Double] { [Double](repeating: 0, count: outerDimension) }
     public func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
 
-    private func check(_ x: [Double], _ y: [Double], _ operation: String) throws {
-        try requireFiniteVector(x, outerDimension, operation, "x")
-        try requireFiniteVector(y, innerDimension, operation, "y")
-    }
-
     /// `gᵢ = (σ(aᵢᵀy) − bᵢ) aᵢ` into the columns of `gradients` (each column zeroed, then the s
     /// nonzeros scattered); all weights 1.
     /// - Complexity: O(p·b) to zero the block (memory-bound) plus O(s·b).

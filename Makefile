@@ -2,6 +2,7 @@
 # Each installs the Debian packages it needs (liblapacke-dev, libopenblas-dev, pkg-config)
 # when they are missing: directly as root, through sudo otherwise.
 
+SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := liblapacke-dev libopenblas-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,8 +24,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The full log is kept in .build/test.log; on failure the failing tests and their reports
+# (seed, shrunk case, replay command) are repeated at the end, where a CI summary that shows
+# only the last lines will include them, with the CPU (OpenBLAS picks its kernels from it).
 test: deps
-	$(SWIFT) test
+	@mkdir -p .build
+	@set -o pipefail; $(SWIFT) test 2>&1 | tee .build/test.log; status=$$?; \
+	if [ $$status -ne 0 ]; then \
+		echo "---- failures (repeated from the log above; full log: .build/test.log) ----"; \
+		grep -m1 'model name' /proc/cpuinfo || true; \
+		grep -E -A10 'recorded an issue|error:' .build/test.log | grep -v '^[✔◇]' | head -60; \
+	fi; exit $$status
 
 demo: deps
 	$(SWIFT) build -c release --product nhgd

@@ -147,14 +147,13 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
                 try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
                 return
             }
-            // Partial Fisher–Yates: the first s entries of `order` are a uniform s-subset. Only
-            // those columns are read, so only they are checked for NaN and ±∞; the generator
-            // advances only once the block is accepted.
+            // The whole block is validated first (acceptance must not depend on the draw), then
+            // a partial Fisher–Yates makes the first s entries of `order` a uniform s-subset.
+            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
+                                                operation: "FrequentDirectionsSketch.ingest")
             var order = Array(0..<b)
             var rng = compressionGenerator
             for i in 0..<columns { order.swapAt(i, i + Int(rng.next(upperBound: UInt64(b - i)))) }
-            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                                operation: "FrequentDirectionsSketch.ingest", scanning: order[0..<columns])
             compressionGenerator = rng
             let boost = (Double(b) / Double(columns)).squareRoot()
             try append(gradients, rowScales: scales.map { $0 * boost }, compression: nil,

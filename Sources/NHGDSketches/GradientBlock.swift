@@ -14,12 +14,11 @@ import NHGDLinearAlgebra
 /// "a call that throws leaves the sketch unchanged" contract.
 /// - Throws: `dimensionMismatch` (rows ≠ p, weights of the wrong length), `nonFinite`
 ///   (gradients, weights, β), `invalidArgument` (empty block, negative weight, β ∉ (0, 1]).
-/// With `scanning` given, only those columns are checked for NaN and ±∞ (the ones a
-/// column-sampling compression reads; the others never reach the sketch).
-/// - Complexity: one pass over the block (over the scanned columns when given).
+/// The whole block is scanned even when a compression will read only some columns, so
+/// whether a block is accepted never depends on a random draw.
+/// - Complexity: one pass over the block.
 func validatedRowScales(
-    _ gradients: Matrix, weights: [Double]?, forgetting beta: Double, dimension p: Int, operation: String,
-    scanning columns: ArraySlice<Int>? = nil
+    _ gradients: Matrix, weights: [Double]?, forgetting beta: Double, dimension p: Int, operation: String
 ) throws -> [Double] {
     guard gradients.rows == p else {
         throw LinearAlgebraError.dimensionMismatch(
@@ -42,13 +41,7 @@ func validatedRowScales(
                 operation: operation, message: "weights must be ≥ 0, but weights[\(negative)] = \(w[negative])")
         }
     }
-    if let columns {
-        for j in columns {
-            if let bad = gradients.storage[(j * p)..<((j + 1) * p)].firstIndex(where: { !$0.isFinite }) {
-                throw LinearAlgebraError.nonFinite(operation: operation, argument: "gradients", index: bad)
-            }
-        }
-    } else if let bad = gradients.firstNonFiniteIndex {
+    if let bad = gradients.firstNonFiniteIndex {
         throw LinearAlgebraError.nonFinite(operation: operation, argument: "gradients", index: bad)
     }
     let base = beta / Double(b)

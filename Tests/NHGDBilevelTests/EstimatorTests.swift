@@ -130,11 +130,19 @@ import NHGDTestSupport
         }
     }
 
+    /// Well-specified linear-Gaussian model, n = 4000 ≫ d = 10, weak regularisation (x = −3).
+    /// Two checks, neither of which depends on luck:
+    /// - The solve: with the dense Fisher, NHGD's u is exactly `F̂⁻¹∇ᵧf` for `F̂ = F_emp + diag(e^x)`;
+    ///   against the true Hessian `H` its error is what the Fisher's deviation `E = F̂ − H`
+    ///   explains, `‖û − u‖ ≤ ‖E‖₂/(μ − ‖E‖₂)·‖u‖` with μ = λ_min(H) (from
+    ///   `F̂⁻¹ − H⁻¹ = −F̂⁻¹ E H⁻¹`), plus κ(H)·1e-12 for the two dense solves' rounding.
+    /// - Consistency: `(1/n)Σ rᵢ² aᵢaᵢᵀ/s⁴` concentrates on `AAᵀ/(n s²)`. Its entries deviate
+    ///   with standard deviation ≈ √(E[χ₁⁴]E[a⁴]/n)/s² = 3/(√n s²) (χ² residuals, Gaussian
+    ///   inputs), so ‖E‖₂ ≈ 2√d·3/√n·(1/s²) ≈ 0.3‖H‖₂ at worst (0.11–0.14 measured on three
+    ///   seeds); the test requires ‖E‖₂ ≤ 0.5‖H‖₂. (An earlier version
+    ///   required the hypergradient's cosine with the exact one to be ≥ 0.99: that depends on
+    ///   how E aligns with the problem, and base seed 15 gave 0.9896.)
     @Test func naturalHypergradientWithDenseFisherIsConsistent() throws {
-        // Well-specified linear-Gaussian model, n = 4000 ≫ d, weak regularisation (x = −3):
-        // the empirical Fisher (1/n)Σ rᵢ² aᵢaᵢᵀ/s⁴ concentrates on AAᵀ/(n s²) with relative error
-        // O(√(d/n)) ≈ 0.05 at d = 10, which moves the hypergradient's direction by far less than
-        // the 0.99-cosine threshold allows (arccos 0.99 ≈ 8°).
         try forAll("NHGD(dense Fisher) ≈ exact", cases: 6) { c in
             let d = 10
             let problem = try RidgeRegression.synthetic(n: 4000, m: 200, d: d, noise: 0.5, using: &c.rng)
@@ -144,9 +152,26 @@ import NHGDTestSupport
                 sketch: DenseFisher(dimension: d), damping: 0, forgetting: .runningMean)
             try Self.observeAll(&estimator, problem, y: y)
             let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
-            let exact = try problem.exactHypergradient(x: x)
-            let cosine = BLAS.dot(estimate.hypergradient, exact) / (BLAS.norm(estimate.hypergradient) * BLAS.norm(exact))
-            try c.expect(cosine >= 0.99, "cosine \(cosine)")
+            let hessian = try problem.hessian(x: x, y: y)
+            let fisher = try estimator.sketch.lowRankPlusDiagonal(adding: x.map(exp)).materialized()
+            var deviation = fisher
+            BLAS.axpy(-1, hessian.storage, &deviation.storage)
+            let deviationValues = try SymmetricEigendecomposition(deviation).values
+            let deviationNorm = max(abs(deviationValues.first!), abs(deviationValues.last!))
+            let hessianValues = try SymmetricEigendecomposition(hessian).values
+            let (mu, largest) = (hessianValues.first!, hessianValues.last!)
+            c.note("‖E‖₂/‖H‖₂ = \(deviationNorm / largest), ‖E‖₂/μ = \(deviationNorm / mu)")
+            try c.expect(deviationNorm <= 0.5 * largest, "the empirical Fisher is far from H")
+            let outerGradient = try problem.outerGradients(x: x, y: y).y
+            // Solving with F̂ itself: two backward-stable solves, each off by ≲ κ(F̂)·p·eps.
+            let fisherValues = try SymmetricEigendecomposition(fisher).values
+            let fisherCondition = fisherValues.last! / fisherValues.first!
+            let fisherError = relativeError(estimate.solution, try denseSolve(fisher, outerGradient))
+            try c.expect(fisherError <= 2 * fisherCondition * 1e-12, "u differs from F̂⁻¹∇ᵧf by \(fisherError)")
+            let exactSolution = try denseSolve(hessian, outerGradient)
+            let error = relativeError(estimate.solution, exactSolution)
+            let bound = deviationNorm < mu ? deviationNorm / (mu - deviationNorm) + (largest / mu) * 1e-12 : .infinity
+            try c.expect(error <= bound, "‖û − u‖/‖u‖ = \(error) > \(bound)")
             try c.expect(estimate.errorBound == 0, "the dense Fisher has no sketching error")
             try c.expect(estimate.oracleCalls.hessianVectorProducts == 0, "NHGD spends no HVPs")
         }

@@ -4,14 +4,20 @@ import NHGDLinearAlgebra
 
 /// `BLAS.withThreadCount` pins OpenBLAS's process-wide thread count for a block.
 @Suite struct BLASThreadCountTests {
+    /// Other tests run in parallel and pin counts of their own, so the count is only ours to
+    /// read inside a block: the outer block holds the lock while the inner ones are checked.
     @Test func setsAndRestoresTheCountAndNests() {
-        let before = BLAS.threadCount
-        BLAS.withThreadCount(1) {
-            #expect(BLAS.threadCount == 1)
-            BLAS.withThreadCount(2) { #expect(BLAS.threadCount == 2) }  // the lock is recursive
-            #expect(BLAS.threadCount == 1)
+        for outer in [1, 2] {
+            BLAS.withThreadCount(outer) {
+                #expect(BLAS.threadCount == outer)
+                BLAS.withThreadCount(3 - outer) {
+                    #expect(BLAS.threadCount == 3 - outer)
+                    BLAS.withThreadCount(outer) { #expect(BLAS.threadCount == outer) }  // the lock is recursive
+                    #expect(BLAS.threadCount == 3 - outer)
+                }
+                #expect(BLAS.threadCount == outer, "the inner block did not restore the count")
+            }
         }
-        #expect(BLAS.threadCount == before)
     }
 
     @Test func concurrentBlocksEachSeeTheirOwnCountThroughout() {

@@ -146,9 +146,10 @@ struct SampledColumnsCompressionTests {
             let blocks = (0..<c.size(1...6)).map { _ in c.gaussianMatrix(rows: p, columns: b) }
             for block in blocks { try sketch.ingest(block, weights: nil, forgetting: 0.5) }
             let before = sketch
-            // Only the sampled columns are read and checked: a NaN in every column is always caught.
+            // The whole block is checked, not only the sampled column: one bad entry in one
+            // column (which s = 1 samples with probability 1/b) is always refused.
             var bad = blocks[0]
-            for j in 0..<b { bad[c.int(in: 0...(p - 1)), j] = c.bool() ? .nan : -.infinity }
+            bad[c.int(in: 0...(p - 1)), c.int(in: 0...(b - 1))] = c.bool() ? .nan : -.infinity
             try c.expectThrows("non-finite gradients", matching: { $0 is LinearAlgebraError }) {
                 try sketch.ingest(bad, weights: nil, forgetting: 0.5)
             }

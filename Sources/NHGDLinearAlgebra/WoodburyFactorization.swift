@@ -135,7 +135,9 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     }
 
     /// `(A + λI)⁻¹ V` for a p×m block of right-hand sides: the same two passes over `U` as one
-    /// solve, with `gemm` on row blocks, so m solves cost little more than one.
+    /// solve, with one `gemv` per column on each row block of `U` while that block is in cache.
+    /// Measured at p = 10⁶, k = 16, one thread: 66 ms for m = 8 against 8 × 11.5 ms for single
+    /// solves; a `gemm` per row block instead measured the same.
     /// - Complexity: 4pkm flops, 16pk + 40pm bytes.
     public func solve(block v: Matrix) throws -> Matrix {
         guard v.rows == dimension else {

@@ -11,20 +11,30 @@ public struct OracleCounts: Sendable, Equatable, Codable {
     public var crossProducts = 0
     /// Evaluations of the outer gradients `(∇ₓf, ∇ᵧf)`.
     public var outerGradients = 0
+    /// Per-sample inner loss evaluations, as spent by line searches (one full-data value of
+    /// `g` counts n, like ``sampleGradients``).
+    public var sampleLosses = 0
 
     public init(sampleGradients: Int = 0, hessianVectorProducts: Int = 0, crossProducts: Int = 0,
-                outerGradients: Int = 0) {
+                outerGradients: Int = 0, sampleLosses: Int = 0) {
         self.sampleGradients = sampleGradients
         self.hessianVectorProducts = hessianVectorProducts
         self.crossProducts = crossProducts
         self.outerGradients = outerGradients
+        self.sampleLosses = sampleLosses
+    }
+
+    /// All oracle calls of every kind, for a single budget figure.
+    public var total: Int {
+        sampleGradients + hessianVectorProducts + crossProducts + outerGradients + sampleLosses
     }
 
     public static func + (a: OracleCounts, b: OracleCounts) -> OracleCounts {
         OracleCounts(sampleGradients: a.sampleGradients + b.sampleGradients,
                      hessianVectorProducts: a.hessianVectorProducts + b.hessianVectorProducts,
                      crossProducts: a.crossProducts + b.crossProducts,
-                     outerGradients: a.outerGradients + b.outerGradients)
+                     outerGradients: a.outerGradients + b.outerGradients,
+                     sampleLosses: a.sampleLosses + b.sampleLosses)
     }
 
     public static func += (a: inout OracleCounts, b: OracleCounts) { a = a + b }

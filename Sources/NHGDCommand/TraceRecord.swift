@@ -41,9 +41,7 @@ public struct TraceRecord: Equatable, Sendable {
     }
 
     /// All oracle calls of every kind.
-    public var totalOracleCalls: Int {
-        oracleCalls.sampleGradients + oracleCalls.hessianVectorProducts + oracleCalls.crossProducts + oracleCalls.outerGradients
-    }
+    public var totalOracleCalls: Int { oracleCalls.total }
 
     /// The record as an ordered JSON object (metrics in `metricOrder`, non-finite values as null).
     public func json(metricOrder: [String]) -> JSONValue {
@@ -57,6 +55,7 @@ public struct TraceRecord: Equatable, Sendable {
                 ("hessian_vector_products", .integer(oracleCalls.hessianVectorProducts)),
                 ("cross_products", .integer(oracleCalls.crossProducts)),
                 ("outer_gradients", .integer(oracleCalls.outerGradients)),
+                ("sample_losses", .integer(oracleCalls.sampleLosses)),
             ])),
             ("metrics", .object(metricOrder.compactMap { key in metrics[key].map { (key, .finite($0)) } })),
         ])
@@ -76,12 +75,14 @@ public enum TraceReport {
     public static func csv(_ trace: [TraceRecord]) -> String {
         let metrics = metricOrder(trace)
         var csv = CSVWriter(header: ["estimator", "iteration", "seconds", "outer_loss", "hypergradient_norm", "error_bound",
-                                     "sample_gradients", "hessian_vector_products", "cross_products", "outer_gradients"] + metrics)
+                                     "sample_gradients", "hessian_vector_products", "cross_products", "outer_gradients",
+                                     "sample_losses"] + metrics)
         for r in trace {
             csv.append([r.estimator, String(r.iteration), CSVWriter.field(r.seconds), CSVWriter.field(r.outerLoss),
                         r.hypergradientNorm.map(CSVWriter.field) ?? "", r.errorBound.map(CSVWriter.field) ?? "",
                         String(r.oracleCalls.sampleGradients), String(r.oracleCalls.hessianVectorProducts),
-                        String(r.oracleCalls.crossProducts), String(r.oracleCalls.outerGradients)]
+                        String(r.oracleCalls.crossProducts), String(r.oracleCalls.outerGradients),
+                        String(r.oracleCalls.sampleLosses)]
                        + metrics.map { r.metrics[$0].map(CSVWriter.field) ?? "" })
         }
         return csv.text

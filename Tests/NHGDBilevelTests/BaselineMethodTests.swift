@@ -364,6 +364,13 @@ struct QuasiNewtonHypergradientTests {
             try c.expect(gradients % problem.trainingCount == 0 && gradients >= 2 * problem.trainingCount
                          && gradients <= (steps + 1) * problem.trainingCount,
                          "sample gradients \(gradients) are not 2 … K + 1 full passes")
+            // Every line-search trial is one full pass of losses, plus the initial value: with
+            // `a` accepted steps, between 1 + a and 1 + (a + 1)(maximumBacktracks + 1) passes.
+            let n = problem.trainingCount, accepted = gradients / n - 1
+            let losses = estimate.oracleCalls.sampleLosses
+            try c.expect(losses % n == 0 && losses >= (1 + accepted) * n
+                         && losses <= (1 + (accepted + 1) * (qnbo.maximumBacktracks + 1)) * n,
+                         "sample losses \(losses) for \(accepted) accepted steps")
             try c.expect(estimate.oracleCalls.crossProducts == 1 && estimate.oracleCalls.outerGradients == 1
                          && estimate.oracleCalls.hessianVectorProducts == 0, "oracle calls \(estimate.oracleCalls)")
         }

@@ -32,10 +32,10 @@ import NHGDLinearAlgebra
 /// `H = I` and `u = ∇ᵧf`, which is only as good as `H ≈ I`.
 ///
 /// Oracle counts: every full-batch inner gradient counts `n` sample gradients (K + 1 of them
-/// per estimate). The line search's inner-objective values are not counted:
-/// ``OracleCounts`` has no field for function values (each costs about one gradient pass).
-/// - Complexity: per estimate, K + 1 full-batch gradients, between K and
-///   `K · (1 + maximumBacktracks)` inner-objective evaluations, one outer gradient, one cross
+/// per estimate); every full-data inner-objective value of the line search counts `n` in
+/// ``OracleCounts/sampleLosses``.
+/// - Complexity: per estimate, K + 1 full-batch gradients, between K + 1 and
+///   `1 + K · (1 + maximumBacktracks)` inner-objective evaluations, one outer gradient, one cross
 ///   product, and `O(p m)` work per two-loop recursion; `O(p m)` memory.
 public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEstimator {
     public var name: String { "qnbo" }
@@ -117,6 +117,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
 
         var current = y
         var value = try problem.innerValue(x: x, y: current)
+        counts.sampleLosses += n
         var gradient = try problem.innerGradient(x: x, y: current)
         counts.sampleGradients += n
         var trial = current
@@ -140,6 +141,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
                 trial = current
                 BLAS.axpy(alpha, direction, &trial)
                 trialValue = try problem.innerValue(x: x, y: trial)
+                counts.sampleLosses += n
                 if trialValue.isFinite, trialValue <= value + armijoConstant * alpha * slope {
                     accepted = true
                     break

@@ -7,7 +7,7 @@ import NHGDLinearAlgebra
 /// ```
 ///
 /// so that every first-order oracle can be checked against a finite difference of the value
-/// it differentiates (``checkOracles(_:x:y:step:directions:using:)``). All built-in problems
+/// it differentiates (``checkOracles(_:at:_:step:maxDenseDimension:using:)``). All built-in problems
 /// conform.
 public protocol PerSampleLossProblem: BilevelProblem {
     /// `ℓᵢ(y)` for the training samples `samples` (the unweighted per-sample losses whose

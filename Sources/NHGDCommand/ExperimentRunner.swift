@@ -41,9 +41,30 @@ public struct RunOutcome: Equatable, Sendable {
 public protocol ExperimentRunner: Sendable {
     /// Runs `configuration`, calling `progress` on the calling thread after every outer
     /// iteration with that iteration's record (cumulative time and oracle calls).
-    /// - Throws: any error; the tool prints its description on one line, writes no files
-    ///   and exits with status 1.
+    /// - Throws: ``UnusableInputError`` for a file the user named that cannot be used (the
+    ///   tool treats it as a bad command line: one line, the usage, status 2); any other
+    ///   error is printed on one line, no files are written, and the tool exits with status 1.
     func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome
+}
+
+/// A file named on the command line (`--data`) that cannot be used: unreadable, malformed, or
+/// unsuited to the task (too few samples for the split, not two classes for `regularize`).
+/// Whether a CSV parses is only known once it is read, so a runner finds this out, and the
+/// tool reports it like any other bad command line.
+public struct UnusableInputError: Error, Equatable, CustomStringConvertible {
+    /// The option that named the file, with its dashes (`--data`).
+    public var option: String
+    public var path: String
+    /// What is wrong, in a few words.
+    public var reason: String
+
+    public init(option: String, path: String, reason: String) {
+        self.option = option
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "bad '\(option)' file '\(path)': \(reason)" }
 }
 
 /// A runner made from a closure, for wiring and for tests.

@@ -36,25 +36,34 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     // MARK: Problems
 
-    func loadUserData(_ path: String) throws -> Dataset {
-        try Dataset.load(csvAt: URL(fileURLWithPath: path))
+    /// Runs `body` on the user's data file; whatever goes wrong there (reading, parsing,
+    /// splitting, the class count) becomes an ``UnusableInputError`` naming the file.
+    func withUserData<T>(_ path: String, _ body: (Dataset) throws -> T) throws -> T {
+        do {
+            return try body(Dataset.load(csvAt: URL(fileURLWithPath: path)))
+        } catch let BilevelError.data(_, reason) {
+            throw UnusableInputError(option: "--data", path: path, reason: reason)
+        } catch let error as BilevelError {
+            throw UnusableInputError(option: "--data", path: path, reason: error.description)
+        }
     }
 
     func makeCleaningProblem(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
         -> DataHyperCleaning {
         let split = c.split ?? .standard
         if let path = c.dataFile {
-            let data = try loadUserData(path)
-            let parts = try data.split(trainCount: split.training, validationCount: split.validation,
-                                       testCount: split.test, using: &rng)
-            let scaler = try Standardization(fittedTo: parts.training)
-            let (corrupted, record) = try scaler.apply(to: parts.training).withBiasFeature()
-                .corruptingLabels(fraction: noise, using: &rng)
-            return try DataHyperCleaning(
-                training: corrupted, corruption: record,
-                validation: scaler.apply(to: parts.validation).withBiasFeature(),
-                test: split.test > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil,
-                l2: Self.cleaningL2)
+            return try withUserData(path) { data in
+                let parts = try data.split(trainCount: split.training, validationCount: split.validation,
+                                           testCount: split.test, using: &rng)
+                let scaler = try Standardization(fittedTo: parts.training)
+                let (corrupted, record) = try scaler.apply(to: parts.training).withBiasFeature()
+                    .corruptingLabels(fraction: noise, using: &rng)
+                return try DataHyperCleaning(
+                    training: corrupted, corruption: record,
+                    validation: scaler.apply(to: parts.validation).withBiasFeature(),
+                    test: split.test > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil,
+                    l2: Self.cleaningL2)
+            }
         }
         return try DataHyperCleaning.mnist(trainCount: split.training, validationCount: split.validation,
                                            testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2,
@@ -64,13 +73,14 @@ public struct NumericalExperimentRunner: ExperimentRunner {
     func makeRegularizationProblem(_ c: RunConfiguration, pair: DigitPair?, using rng: inout Xoshiro256StarStar) throws
         -> LogisticRegression {
         if let path = c.dataFile {
-            let data = try loadUserData(path)
-            guard data.classCount == 2 else {
-                throw BilevelError.data(file: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
+            return try withUserData(path) { data in
+                guard data.classCount == 2 else {
+                    throw BilevelError.data(file: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
+                }
+                let split = c.split ?? Self.proportionalSplit(data.sampleCount)
+                return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
+                                                           testCount: split.test, using: &rng)
             }
-            let split = c.split ?? Self.proportionalSplit(data.sampleCount)
-            return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
-                                                       testCount: split.test, using: &rng)
         }
         if let pair {
             let split = c.split ?? SplitSizes(training: 300, validation: 300, test: 400)

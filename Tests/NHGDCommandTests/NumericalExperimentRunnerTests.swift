@@ -73,3 +73,36 @@ struct NumericalExperimentRunnerTests {
         #expect(try JSONValue(parsing: try #require(out.lines.last))["test_accuracy_after"] != nil)
     }
 }
+
+/// A `--data` file that cannot be used is a bad command line, whatever is wrong with it: one
+/// line naming the file and the problem, the usage, exit status 2, nothing on stdout, no files.
+@Suite("nhgd with an unusable --data file")
+struct UnusableDataFileTests {
+    @Test func malformedOrUnsuitableFilesAreUsageErrors() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let threeClasses = (0..<30).map { "\(Double($0) / 7),\(sin(Double($0))),\($0 % 3)" }.joined(separator: "\n")
+        let cases: [(name: String, contents: String, command: String, reason: String)] = [
+            ("malformed.csv", "1,2,0\n3,x,1\n", "clean", "line 2"),
+            ("ragged.csv", "1,2,0\n3,1\n", "regularize", "line 2"),
+            ("three-classes.csv", threeClasses, "regularize", "regularize needs two classes"),
+            ("too-small.csv", "1,2,0\n3,4,1\n", "clean", "split sizes"),
+        ]
+        for entry in cases {
+            let path = dir + "/" + entry.name
+            try entry.contents.write(toFile: path, atomically: true, encoding: .utf8)
+            let output = dir + "/out-" + entry.name
+            let out = CapturedText(), err = CapturedText()
+            let tool = NHGDTool(runner: NumericalExperimentRunner(), standardOutput: out, standardError: err)
+            let status = tool.run([entry.command, "--data", path, "--outer-steps", "1", "--output", output])
+            #expect(status == .usage, "\(entry.name): \(err.text)")
+            let lines = err.lines
+            #expect(lines.count == 3, "\(entry.name): \(lines)")
+            #expect(lines.first?.hasPrefix("nhgd: error: bad '--data' file '\(path)': ") == true, "\(entry.name): \(lines)")
+            #expect(lines.first?.contains(entry.reason) == true, "\(entry.name): \(lines)")
+            #expect(lines.dropFirst().first == "usage: nhgd \(entry.command) [options]", "\(entry.name): \(lines)")
+            #expect(out.text.isEmpty, "\(entry.name) wrote to stdout: \(out.text)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(entry.name) left \(output) behind")
+        }
+    }
+}

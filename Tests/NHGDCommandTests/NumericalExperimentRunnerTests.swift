@@ -33,6 +33,24 @@ struct NumericalExperimentRunnerTests {
         for entry in entries { #expect(entry["error"] == nil, "\(entry)") }
     }
 
+    /// The methods of the baselines issue side by side on hyper-cleaning (a small split).
+    @Test func sobaQNBOAndNBORunInCompareOnHyperCleaning() throws {
+        let names = ["soba", "qnbo", "nbo"]
+        let (status, out, err) = run(["compare", "--estimators", names.joined(separator: ","), "--train", "150",
+                                      "--validation", "100", "--test", "100", "--outer-steps", "2", "--inner-steps", "5",
+                                      "--rank", "4", "--quiet", "--threads", "1"])
+        #expect(status == .success, "\(err.text)")
+        let json = try JSONValue(parsing: try #require(out.lines.last))
+        guard case let .array(entries)? = json["results"] else { Issue.record("no results"); return }
+        #expect(entries.compactMap { entry -> String? in if case let .string(name)? = entry["estimator"] { name } else { nil } } == names)
+        for entry in entries {
+            #expect(entry["error"] == nil, "\(entry)")
+            for key in ["cleaned_accuracy", "auroc", "final_outer_loss"] {
+                #expect((entry[key]?.doubleValue).map { $0.isFinite } == true, "\(entry) lacks \(key)")
+            }
+        }
+    }
+
     @Test func cleanReportsTheThreeReferenceAccuracies() throws {
         let (status, out, err) = run(["clean", "--train", "200", "--validation", "100", "--test", "200", "--outer-steps", "3",
                                       "--inner-steps", "10", "--rank", "8", "--quiet"])

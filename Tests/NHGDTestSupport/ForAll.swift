@@ -61,6 +61,10 @@ public func forAll(
         failure.testName = testName
         throw failure
     }
+    // One line per passing property, so a log says which stream ran (and how to rerun it).
+    let hex = "0x" + String(plan.baseSeed, radix: 16)
+    print(plan.isReplay ? "property \"\(name)\": replayed case passed"
+                        : "property \"\(name)\": \(plan.cases.count) cases passed (base seed \(hex))")
 }
 
 /// Thrown when an `NHGD_PROPERTY_*` variable cannot be parsed.
@@ -74,6 +78,8 @@ public struct PropertyConfigurationError: Error, CustomStringConvertible {
 struct PropertyPlan {
     var cases: [(seed: UInt64, budget: Double)]
     var isReplay: Bool
+    /// The base seed the case seeds came from (the replayed seed itself when replaying).
+    var baseSeed: UInt64
 
     init(name: String, cases requested: Int, baseSeed: UInt64, environment: [String: String]) throws {
         if let text = environment[PropertyEnvironment.seedKey] {
@@ -89,6 +95,7 @@ struct PropertyPlan {
             }
             self.cases = [(seed, budget)]
             self.isReplay = true
+            self.baseSeed = seed
             return
         }
         var count = requested
@@ -108,6 +115,7 @@ struct PropertyPlan {
         var master = Xoshiro256StarStar(seed: base ^ fnv1a(name))
         self.cases = (0..<count).map { i in (master.next(), Double(i + 1) / Double(count)) }
         self.isReplay = false
+        self.baseSeed = base
     }
 }
 

@@ -13,13 +13,13 @@ private struct FDCase {
 
 private func runFD(
     _ c: inout PropertyCase, compensation: DiagonalCompensation = .none, method: ShrinkMethod? = nil,
-    kind: StreamKind? = nil, blocks: ClosedRange<Int> = 1...30
+    kind: StreamKind? = nil, blocks: ClosedRange<Int> = 1...30, zeroWeights: Bool = true
 ) throws -> FDCase {
     let p = c.size(2...80)
     let rank = c.size(1...12)
     let streamKind = kind ?? StreamKind.allCases[c.int(in: 0...2)]
     let shrinkMethod = method ?? (c.bool() ? ShrinkMethod.svd : .gramTrick(reorthogonalizationInterval: c.int(in: 1...6)))
-    let events = c.gradientStream(dimension: p, blocks: c.size(blocks), kind: streamKind)
+    let events = c.gradientStream(dimension: p, blocks: c.size(blocks), kind: streamKind, zeroWeights: zeroWeights)
     c.note("p=\(p) ℓ=\(rank) kind=\(streamKind) method=\(shrinkMethod) compensation=\(compensation) blocks=\(events.count)")
     var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: compensation, shrinkMethod: shrinkMethod)
     var reference = DecayedStreamReference(dimension: p)
@@ -133,11 +133,26 @@ struct FrequentDirectionsSketchTests {
 
     @Test func forgettingEqualsSketchOfPrescaledRows() throws {
         try forAll("decayed stream = FD of the pre-scaled rows", cases: 40) { c in
-            let run = try runFD(&c)
+            // Without zero weights (see below).
+            let run = try runFD(&c, zeroWeights: false)
             // The same rows, with their final decayed scales, as one block with β = 1:
             // aᵢ = √(1·wᵢ/N)·gᵢ with wᵢ = N·(squared scale). Rows before the last β = 1 block have
             // scale exactly 0 and the sketch dropped them: start after them, so both sketches
-            // see the same columns in the same order and shrink at the same points.
+            // see the same columns in the same order.
+            //
+            // They also shrink at the same points: at each shrink the decayed buffer is, in exact
+            // arithmetic, a scalar multiple of the pre-scaled one (the later decay factors), so
+            // both keep the directions with σⱼ > σ_{ℓ+1}, j ≤ ℓ. That count, which fixes where the
+            // next shrink happens, is decided by rounding only at a tie, and for this random data
+            // a tie means σⱼ = σ_{ℓ+1} = 0, i.e. a buffer of rank < ℓ. Streams of rank ≤ ℓ (no
+            // noise, or p ≤ ℓ) make such buffers but are sketched exactly (Δ ≈ 0), whatever the
+            // schedule. A zero weight makes an exactly zero column, hence such buffers in streams
+            // that later shrink with Δ > 0: the counts then differ, the shrinks fall on different
+            // columns, and the two sketches are different valid FD sketches, apart by up to
+            // max Δ, not by rounding. (Replay with zero weights: seed 0x074397c13702e51c, size
+            // 0.2265625: the buffer [0, 0, 0, g] has σ₂ = 4.5e-18 in one run and 0 in the other,
+            // so 2 and 1 columns are kept, the next shrink comes after 6 and 7 columns, and
+            // ‖ΔBBᵀ‖₂ = 1.6e-7 ≈ 0.07·Δ.) Zero weights are exercised by the other properties.
             var first = 0, seen = 0
             for e in run.events {
                 if e.forgetting == 1 { first = seen }

@@ -18,19 +18,30 @@ struct LowRankPlusDiagonalErrorTests {
         }
     }
 
-    /// Runs `body` on a copy of `op`, which must throw an error of `kind` and leave it `== op`.
+    /// `d` and `U` as bit patterns: `==` on doubles identifies −0.0 with +0.0, so it alone
+    /// could miss a call that flipped the sign of a zero.
+    static func bits(_ op: LowRankPlusDiagonal) -> [UInt64] {
+        op.diagonal.map(\.bitPattern) + [UInt64(op.factor.rows), UInt64(op.factor.columns)]
+            + op.factor.storage.map(\.bitPattern)
+    }
+
+    /// Runs `body` on a copy of `op`, which must throw an error of `kind` and leave it `== op`
+    /// (which covers the cached factorisation) with `d` and `U` bit-for-bit as they were.
     func expectRejected(
         _ c: PropertyCase, _ what: String, _ op: LowRankPlusDiagonal, _ kind: Kind,
         _ body: (inout LowRankPlusDiagonal) throws -> Void
     ) throws {
         var copy = op
         try c.expectThrows(what, matching: { Self.kind($0) == kind }) { try body(&copy) }
-        try c.expect(copy == op, "\(what): the operator changed although the call threw")
+        try c.expect(copy == op && Self.bits(copy) == Self.bits(op) && copy.byteCount == op.byteCount,
+                     "\(what): the operator changed although the call threw")
     }
 
+    /// Sizes are the issue's, p ∈ 1…300 and k ∈ 0…min(p, 64); the checks run before any work
+    /// that depends on them, so the largest case still takes milliseconds.
     @Test func badInputsAreTypedErrorsAndChangeNothing() throws {
         try forAll("bad inputs", cases: 40) { c in
-            let p = c.size(1...80), k = c.size(0...min(p, 16))
+            let p = c.size(1...300), k = c.size(0...min(p, 64))
             let d = c.logUniformVector(count: p, in: 0.1...10)
             let u = c.gaussianMatrix(rows: p, columns: k)
             var op = try LowRankPlusDiagonal(diagonal: d, factor: u)
@@ -94,6 +105,36 @@ struct LowRankPlusDiagonalErrorTests {
             try expectRejected(c, "block solve with wrong rows", op, .dimensionMismatch) {
                 _ = try $0.solve(block: block, damping: lambda)
             }
+            // NaN, +∞ and −∞ anywhere in a block of right-hand sides, for the block apply and
+            // the block solve: the error names the first bad element in column-major order,
+            // and the shape check comes first (a long block with a NaN is a dimension error).
+            let m = c.int(in: 1...4)
+            for value in [Double.nan, .infinity, -.infinity] {
+                var poisonedBlock = c.gaussianMatrix(rows: p, columns: m)
+                let (row, column) = (c.int(in: 0...(p - 1)), c.int(in: 0...(m - 1)))
+                poisonedBlock[row, column] = value
+                let index = row + column * p
+                try expectRejected(c, "block apply with V[\(row), \(column)] = \(value)", op, .nonFinite(index: index)) {
+                    _ = try $0.apply(block: poisonedBlock)
+                }
+                try expectRejected(c, "block solve with V[\(row), \(column)] = \(value)", op, .nonFinite(index: index)) {
+                    _ = try $0.solve(block: poisonedBlock, damping: lambda)
+                }
+                var tall = Matrix(rows: p + 1, columns: m)
+                tall[row, column] = value
+                try expectRejected(c, "block apply with wrong rows and \(value)", op, .dimensionMismatch) {
+                    _ = try $0.apply(block: tall)
+                }
+                try expectRejected(c, "block solve with wrong rows and \(value)", op, .dimensionMismatch) {
+                    _ = try $0.solve(block: tall, damping: lambda)
+                }
+            }
+            let goodBlock = c.gaussianMatrix(rows: p, columns: m)
+            for damping in [-lambda, .nan, .infinity, -.infinity] {
+                try expectRejected(c, "block solve with damping \(damping)", op, .invalidArgument) {
+                    _ = try $0.solve(block: goodBlock, damping: damping)
+                }
+            }
             for damping in [-lambda, -0.0 - 1e-300, .nan, .infinity] {
                 try expectRejected(c, "solve with damping \(damping)", op, .invalidArgument) {
                     _ = try $0.solve(v, damping: damping)
@@ -103,12 +144,31 @@ struct LowRankPlusDiagonalErrorTests {
             var d0 = d
             d0[bad] = c.bool() ? 0 : -c.double(in: 0.1...1)
             var singular = try LowRankPlusDiagonal(diagonal: d0, factor: u)
+            let rhs = c.gaussianMatrix(rows: p, columns: m)
             try expectRejected(c, "solve with d[\(bad)] = \(d0[bad]) and λ = 0", singular, .invalidArgument) {
                 _ = try $0.solve(v, damping: 0)
+            }
+            try expectRejected(c, "block solve with d[\(bad)] = \(d0[bad]) and λ = 0", singular, .invalidArgument) {
+                _ = try $0.solve(block: rhs, damping: 0)
+            }
+            // A positive damping that leaves d + λ ≤ 0 is refused the same way.
+            if d0[bad] < 0 {
+                let short = -d0[bad] * c.double(in: 0.1...1)
+                try expectRejected(c, "block solve with d[\(bad)] + λ = \(d0[bad] + short)", singular, .invalidArgument) {
+                    _ = try $0.solve(block: rhs, damping: short)
+                }
             }
             // ... but a damping that makes d + λ positive is fine.
             v = try singular.solve(v, damping: abs(d0[bad]) + 0.5)
             try c.expect(v.allSatisfy(\.isFinite), "solve with d + λ > 0 failed")
+            // With that factorisation cached, λ = 0 is still refused, for one right-hand side
+            // and for a block, and the cached factorisation survives.
+            try expectRejected(c, "cached: solve with d[\(bad)] = \(d0[bad]) and λ = 0", singular, .invalidArgument) {
+                _ = try $0.solve(v, damping: 0)
+            }
+            try expectRejected(c, "cached: block solve with d[\(bad)] = \(d0[bad]) and λ = 0", singular, .invalidArgument) {
+                _ = try $0.solve(block: rhs, damping: 0)
+            }
         }
     }
 

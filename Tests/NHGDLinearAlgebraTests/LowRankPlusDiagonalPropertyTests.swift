@@ -236,18 +236,43 @@ struct LowRankPlusDiagonalPropertyTests {
 
     /// `(cU)(cU)ᵀ = c²·U Uᵀ` for the low-rank part (materialised with a zero diagonal, so the
     /// addition of d cannot round): exactly when c is a power of two (scaling is exact), and to
-    /// `γ_{k}`-accuracy relative to `c²|U||U|ᵀ` otherwise. Solves with the scaled factor must
-    /// match the dense solve of the scaled matrix as in ``solveAgreesWithTheDenseSolve()``.
+    /// `γ_{k}`-accuracy relative to `c²|U||U|ᵀ` otherwise.
+    ///
+    /// Solves with the scaled factor solve `diag(d) + λI + c²·U Uᵀ`, over the ranges
+    /// (``WoodburyCase``: p ∈ 1…300, k ∈ 0…min(p, 64)). The case's capacitance limit is divided
+    /// by the larger c², so the scaled operator has `‖C‖₂ = 1 + c²μmax ≤ 1 + 1e10`, the regime
+    /// of ``solveAgreesWithTheDenseSolve()``, and the same bounds apply to it:
+    /// - the unrefined and once-refined backward errors against `diag(d + λ) + (cU)(cU)ᵀ`, with
+    ///   `‖C‖₂` of the scaled factor;
+    /// - the forward error against the dense Cholesky solve of `diag(d + λ) + c²·fl(U Uᵀ)`,
+    ///   formed from the unscaled U and scaled afterwards. The dense solution's backward error
+    ///   η_dense is measured against the scaled operator with the doubled-precision residual,
+    ///   so it includes the rounding of forming `c²·fl(UUᵀ)` rather than `fl((cU)(cU)ᵀ)`. Each
+    ///   solution x satisfies `‖x − x*‖ ≤ κ·η·(‖x‖ + ‖x*‖)`, so their difference is bounded by
+    ///   the sum: the same relative bound `2.2·κ·(η + η_dense)` as there, checked while it is
+    ///   below 0.5; the aggregate check makes sure that most solves are compared.
+    /// - So that this comparison is with `c²UUᵀ` and not with whatever the reference happened to
+    ///   solve, η_dense is bounded a priori by the rounding of forming the matrix, entrywise
+    ///   `γ_{k+4}·c²|U||U|ᵀ` (gemm, the scaling by c², fl(cU) on the other side) with
+    ///   `‖c²|U||U|ᵀ‖₂ ≤ ‖cU‖_F² ≤ k·‖A + λI‖₂`, plus u for the diagonal, plus the Cholesky
+    ///   solve's `|ΔA| ≤ γ_{3p+1}|R̃ᵀ||R̃|` with `‖|R̃ᵀ||R̃|‖₂ ≲ p·‖A + λI‖₂` (Higham, *Accuracy
+    ///   and Stability*, Thm 10.4 and Lemma 10.5): `η_dense ≤ ((k + 4)k + (3p + 1)p + 1)·eps`,
+    ///   worst-case constants with γ_n ≈ n·u taken as n·eps, so a factor 2 of margin.
     @Test func scalingTheFactorScalesTheLowRankPartQuadratically() throws {
+        var compared = 0, total = 0
         try forAll("U → cU scales UUᵀ by c²", cases: 40) { c in
-            let p = c.size(1...120), k = c.size(0...min(p, 32))
-            let u = c.gaussianMatrix(rows: p, columns: k)
             let power = c.int(in: -6...6)
             let general = c.double(in: 0.1...10)
-            c.note("p=\(p) k=\(k) 2^\(power) c=\(general)")
+            let largestSquare = max(pow(4.0, Double(power)), general * general)
+            let w = WoodburyCase(&c, maxCapacitanceCondition: 1e10 / max(1, largestSquare))
+            let p = w.p, k = w.k, u = w.factor
+            c.note("2^\(power) c=\(general)")
             let zero = [Double](repeating: 0, count: p)
             let lowRank = try LowRankPlusDiagonal(diagonal: zero, factor: u).materialized()
             let size = referenceProduct(absolute(u), absolute(u).transposed)
+            var gram = Matrix(rows: p, columns: p)
+            try BLAS.gemm(.none, .transpose, u, u, &gram)
+            let v = c.vector(count: p)
             for (factor, exact) in [(pow(2.0, Double(power)), true), (general, false)] {
                 var scaledU = u
                 BLAS.scale(&scaledU.storage, by: factor)
@@ -261,7 +286,39 @@ struct LowRankPlusDiagonalPropertyTests {
                         try c.expect(abs(scaled.storage[i] - expected.storage[i]) <= bound, "entry \(i)")
                     }
                 }
+
+                // Solves: the case with U → cU, whose normalised low-rank spectrum is c²μ.
+                var ws = w
+                ws.factor = scaledU
+                if k > 0 { ws.capacitanceNorm = 1 + factor * factor * (w.capacitanceNorm - 1) }
+                let ref = try Reference(ws)
+                c.note("c=\(factor): κ(A+λI)=\(ref.condition) ‖C‖=\(ws.capacitanceNorm)")
+                var op = try ws.makeOperator()
+                let plain = try op.solve(v, damping: ws.damping)
+                let eta0 = backwardError(ws, norm: ref.largest, plain, v)
+                try c.expect(eta0 <= unrefinedBound(ws), "c=\(factor): unrefined backward error \(eta0 / eps) eps")
+                let refined = try op.solve(v, damping: ws.damping, refinementSteps: 1)
+                let eta = backwardError(ws, norm: ref.largest, refined, v)
+                try c.expect(eta <= refinedBound(ws, from: eta0), "c=\(factor): refined backward error \(eta / eps) eps")
+                // diag(d + λ) + c²·UUᵀ, formed densely from the unscaled U.
+                var a = gram
+                for i in 0..<(p * p) { a.storage[i] *= factor * factor }
+                for i in 0..<p { a[i, i] += w.diagonal[i] + w.damping }
+                let dense = try denseSolve(a, v)
+                let etaDense = backwardError(ws, norm: ref.largest, dense, v)
+                let denseBound = (Double((k + 4) * k + (3 * p + 1) * p) + 1) * eps
+                try c.expect(etaDense <= denseBound,
+                             "c=\(factor): dense reference backward error \(etaDense / eps) eps > \(denseBound / eps) eps")
+                let forwardBound = ref.condition * (eta + etaDense) * 2.2
+                total += 1
+                if forwardBound < 0.5 {
+                    compared += 1
+                    let forward = relativeError(refined, dense)
+                    try c.expect(forward <= forwardBound,
+                                 "c=\(factor): forward error against diag(d+λ) + c²UUᵀ \(forward) > κ-bound \(forwardBound)")
+                }
             }
         }
+        #expect(compared * 4 >= total * 3, "only \(compared) of \(total) solves were compared with the dense solve")
     }
 }

@@ -32,33 +32,118 @@ private func errorCase(_ error: any Error) -> String {
     }
 }
 
-/// Feeds bad input and checks the typed error and that the sketch is bit-for-bit unchanged.
-private func checkRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S, _ c: inout PropertyCase) throws {
-    let p = sketch.dimension
+/// A sketch's state as bit patterns: the estimate it hands out (`d` and `U` of
+/// `lowRankPlusDiagonal(adding: nil)`), its counts, error bound and byte count, and each type's
+/// public state (FD: filled columns, shrinks, Δ; window: filled columns, evicted mass; the
+/// diagonal and dense Fisher: their arrays).
+///
+/// The synthesized `==` compares doubles with `==`, which identifies −0.0 with +0.0, so a call
+/// that flipped the sign of a zero would pass it; "unchanged" is checked with both.
+private func stateBits(_ sketch: some FisherSketch) throws -> [UInt64] {
+    let estimate = try sketch.lowRankPlusDiagonal(adding: nil)
+    var bits = [UInt64(sketch.ingestedCount), sketch.spectralErrorBound.bitPattern, UInt64(sketch.byteCount),
+                UInt64(estimate.dimension), UInt64(estimate.rank)]
+    bits += estimate.diagonal.map(\.bitPattern) + estimate.factor.storage.map(\.bitPattern)
+    switch sketch {
+    case let fd as FrequentDirectionsSketch:
+        bits += [UInt64(fd.filledColumns), UInt64(fd.shrinkCount), fd.shrunkMass.bitPattern]
+    case let window as WindowSketch:
+        bits += [UInt64(window.filledColumns), window.evictedMass.bitPattern]
+    case let diagonal as DiagonalFisher:
+        bits += diagonal.diagonal.map(\.bitPattern)
+    case let dense as DenseFisher:
+        bits += dense.matrix.storage.map(\.bitPattern)
+    default:
+        break
+    }
+    return bits
+}
+
+/// `sketch == before` and the same ``stateBits(_:)``: unchanged bit for bit.
+private func expectUnchanged<S: FisherSketch & Equatable>(
+    _ c: PropertyCase, _ sketch: S, _ before: S, bits: [UInt64], _ what: String
+) throws {
+    try c.expect(sketch == before && (try stateBits(sketch)) == bits, "\(S.self): \(what) changed the sketch")
+}
+
+/// One bad `ingest` call: its name, block, weights, β, and the `LinearAlgebraError` case it must get.
+private typealias BadIngest = (name: String, gradients: Matrix, weights: [Double]?, beta: Double, error: String)
+
+/// Bad blocks for a sketch of dimension p, each with exactly one fault, so the expected case does
+/// not depend on the order of the checks: rows p ± 1 (`dimensionMismatch`), NaN/±∞ in the
+/// gradients or weights (`nonFinite`), a negative weight, an empty block, and β outside (0, 1]
+/// including ±∞ and NaN (`invalidArgument`: β is a domain argument, as the protocol documents).
+private func badIngests(dimension p: Int, _ c: inout PropertyCase) -> [BadIngest] {
     let good = c.gaussianMatrix(rows: p, columns: 3)
     var withNaN = good
-    withNaN[c.int(in: 0...(p - 1)), c.int(in: 0...2)] = c.bool() ? .nan : -.infinity
-    let cases: [(String, Matrix, [Double]?, Double, String)] = [
-        ("wrong length", c.gaussianMatrix(rows: p + 1, columns: 3), nil, 0.5, "dimensionMismatch"),
+    withNaN[c.int(in: 0...(p - 1)), c.int(in: 0...2)] = [Double.nan, .infinity, -.infinity][c.int(in: 0...2)]
+    let w = c.int(in: 0...2)
+    func weights(_ value: Double) -> [Double] { var x = [1.0, 1, 1]; x[w] = value; return x }
+    return [
+        ("p + 1 rows", c.gaussianMatrix(rows: p + 1, columns: 3), nil, 0.5, "dimensionMismatch"),
+        ("p − 1 rows", c.gaussianMatrix(rows: p - 1, columns: 3), nil, 0.5, "dimensionMismatch"),
         ("NaN/∞ gradient", withNaN, nil, 0.5, "nonFinite"),
-        ("negative weight", good, [1, -0.5, 1], 0.5, "invalidArgument"),
-        ("infinite weight", good, [1, .infinity, 1], 0.5, "nonFinite"),
-        ("NaN weight", good, [.nan, 1, 1], 0.5, "nonFinite"),
+        ("negative weight", good, weights(-c.logUniform(in: 1e-300...1e3)), 0.5, "invalidArgument"),
+        ("weight −(least subnormal)", good, weights(-.leastNonzeroMagnitude), 0.5, "invalidArgument"),
+        ("+∞ weight", good, weights(.infinity), 0.5, "nonFinite"),
+        ("−∞ weight", good, weights(-.infinity), 0.5, "nonFinite"),
+        ("NaN weight", good, weights(.nan), 0.5, "nonFinite"),
         ("weights of the wrong length", good, [1, 1], 0.5, "dimensionMismatch"),
         ("β = 0", good, nil, 0, "invalidArgument"),
+        ("β = −0.0", good, nil, -0.0, "invalidArgument"),
+        ("β < 0", good, nil, -c.logUniform(in: 1e-6...1), "invalidArgument"),
         ("β > 1", good, nil, 1.5, "invalidArgument"),
+        ("β = 1 + ulp", good, nil, 1.0.nextUp, "invalidArgument"),
+        ("β = +∞", good, nil, .infinity, "invalidArgument"),
+        ("β = −∞", good, nil, -.infinity, "invalidArgument"),
         ("β = NaN", good, nil, .nan, "invalidArgument"),
         ("empty block", Matrix(rows: p, columns: 0), nil, 0.5, "invalidArgument"),
     ]
-    let before = sketch
-    for (name, g, w, beta, expected) in cases {
-        try c.expectThrows("\(S.self) \(name)", matching: { errorCase($0) == expected }) {
-            try sketch.ingest(g, weights: w, forgetting: beta)
+}
+
+/// Feeds bad input and checks the typed error and that the sketch is bit-for-bit unchanged.
+private func checkRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S, _ c: inout PropertyCase) throws {
+    let p = sketch.dimension
+    let before = sketch, bits = try stateBits(sketch)
+    for bad in badIngests(dimension: p, &c) {
+        try c.expectThrows("\(S.self) \(bad.name)", matching: { errorCase($0) == bad.error }) {
+            try sketch.ingest(bad.gradients, weights: bad.weights, forgetting: bad.beta)
         }
-        try c.expect(sketch == before, "\(S.self): \(name) changed the sketch")
+        try expectUnchanged(c, sketch, before, bits: bits, bad.name)
     }
-    try c.expectThrows("\(S.self) extraDiagonal of the wrong length", matching: { errorCase($0) == "dimensionMismatch" }) {
-        try sketch.lowRankPlusDiagonal(adding: [Double](repeating: 1, count: p + 1))
+    for length in [p - 1, p + 1] {
+        try c.expectThrows("\(S.self) extraDiagonal of length \(length)", matching: { errorCase($0) == "dimensionMismatch" }) {
+            try sketch.lowRankPlusDiagonal(adding: [Double](repeating: 1, count: length))
+        }
+    }
+    var extra = [Double](repeating: 1, count: p)
+    extra[c.int(in: 0...(p - 1))] = .nan
+    try c.expectThrows("\(S.self) extraDiagonal with NaN", matching: { errorCase($0) == "nonFinite" }) {
+        try sketch.lowRankPlusDiagonal(adding: extra)
+    }
+    try expectUnchanged(c, sketch, before, bits: bits, "lowRankPlusDiagonal(adding:)")
+}
+
+/// The same bad blocks through the compressed entry point `ingest(_:weights:forgetting:compressingTo:using:)`,
+/// with a valid width, and a non-positive width with a valid block; all refused, the sketch
+/// unchanged bit for bit.
+private func checkCompressedIngestRejectsBadInput(_ sketch: inout FrequentDirectionsSketch, _ c: inout PropertyCase) throws {
+    let p = sketch.dimension
+    let before = sketch, bits = try stateBits(sketch)
+    var rng = Xoshiro256StarStar(seed: c.rng.next())
+    for bad in badIngests(dimension: p, &c) {
+        let width = c.int(in: 1...4)
+        try c.expectThrows("compressed (s = \(width)) \(bad.name)", matching: { errorCase($0) == bad.error }) {
+            try sketch.ingest(bad.gradients, weights: bad.weights, forgetting: bad.beta, compressingTo: width, using: &rng)
+        }
+        try expectUnchanged(c, sketch, before, bits: bits, "compressed \(bad.name)")
+    }
+    let good = c.gaussianMatrix(rows: p, columns: c.int(in: 1...4))
+    for width in [0, -1, -c.int(in: 2...1_000), Int.min] {
+        try c.expectThrows("compressed width \(width)", matching: { errorCase($0) == "invalidArgument" }) {
+            try sketch.ingest(good, weights: nil, forgetting: 0.5, compressingTo: width, using: &rng)
+        }
+        try expectUnchanged(c, sketch, before, bits: bits, "compressed width \(width)")
     }
 }
 
@@ -71,36 +156,50 @@ struct SketchContractTests {
             c.note("p=\(p) ℓ=\(rank)")
             var fd = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal)
             var compressed = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .gaussian(columns: 2), seed: 3)
+            var sampled = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .sampledColumns(columns: 2), seed: 5)
             var window = try WindowSketch(dimension: p, capacity: rank)
             var diagonal = try DiagonalFisher(dimension: p)
             var dense = try DenseFisher(dimension: p)
-            try ingestAll(&fd, events); try ingestAll(&compressed, events); try ingestAll(&window, events)
-            try ingestAll(&diagonal, events); try ingestAll(&dense, events)
+            try ingestAll(&fd, events); try ingestAll(&compressed, events); try ingestAll(&sampled, events)
+            try ingestAll(&window, events); try ingestAll(&diagonal, events); try ingestAll(&dense, events)
             try checkRejectsBadInput(&fd, &c)
             try checkRejectsBadInput(&compressed, &c)
+            try checkRejectsBadInput(&sampled, &c)
             try checkRejectsBadInput(&window, &c)
             try checkRejectsBadInput(&diagonal, &c)
             try checkRejectsBadInput(&dense, &c)
+            try checkCompressedIngestRejectsBadInput(&fd, &c)
+            try checkCompressedIngestRejectsBadInput(&compressed, &c)
             // Merging a sketch of another configuration is refused without a change.
-            let before = fd
+            let before = fd, bits = try stateBits(fd)
             let other = try FrequentDirectionsSketch(dimension: p, rank: rank + 1, compensation: .residualDiagonal)
             try c.expectThrows("merge of another rank", matching: { errorCase($0) == "invalidArgument" }) { try fd.merge(other) }
+            let plain = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            try c.expectThrows("merge of another compensation", matching: { errorCase($0) == "invalidArgument" }) { try fd.merge(plain) }
             let wide = try FrequentDirectionsSketch(dimension: p + 1, rank: rank, compensation: .residualDiagonal)
             try c.expectThrows("merge of another dimension", matching: { errorCase($0) == "dimensionMismatch" }) { try fd.merge(wide) }
-            try c.expect(fd == before, "a refused merge changed the sketch")
-            try c.expectThrows("compressed width 0", matching: { errorCase($0) == "invalidArgument" }) {
-                try fd.ingest(events[0].gradients, weights: nil, forgetting: 0.5, compressingTo: 0, using: &c.rng)
-            }
-            try c.expect(fd == before, "a refused compressed ingest changed the sketch")
+            try expectUnchanged(c, fd, before, bits: bits, "a refused merge")
         }
-        for (name, make) in [
-            ("rank 0", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 0) }),
-            ("dimension 0", { _ = try FrequentDirectionsSketch(dimension: 0, rank: 2) }),
-            ("interval 0", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, shrinkMethod: .gramTrick(reorthogonalizationInterval: 0)) }),
-            ("width 0", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .gaussian(columns: 0)) }),
-            ("capacity 0", { _ = try WindowSketch(dimension: 4, capacity: 0) }),
-        ] as [(String, () throws -> Void)] {
-            #expect(throws: LinearAlgebraError.self, "\(name) must be refused") { try make() }
+        // Construction: a non-positive rank, capacity, dimension, interval or width is an
+        // `invalidArgument` (checked before anything is sized, so Int.min cannot overflow 2ℓ).
+        for bad in [0, -1, -7, Int.min] {
+            for (name, make) in [
+                ("FD rank", { _ = try FrequentDirectionsSketch(dimension: 4, rank: bad) }),
+                ("FD rank (.svd, .scalar)", { _ = try FrequentDirectionsSketch(dimension: 4, rank: bad, compensation: .scalar, shrinkMethod: .svd) }),
+                ("FD rank (.residualDiagonal)", { _ = try FrequentDirectionsSketch(dimension: 4, rank: bad, compensation: .residualDiagonal) }),
+                ("FD dimension", { _ = try FrequentDirectionsSketch(dimension: bad, rank: 2) }),
+                ("FD interval", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, shrinkMethod: .gramTrick(reorthogonalizationInterval: bad)) }),
+                ("FD Gaussian width", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .gaussian(columns: bad)) }),
+                ("FD sampled width", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .sampledColumns(columns: bad)) }),
+                ("window capacity", { _ = try WindowSketch(dimension: 4, capacity: bad) }),
+                ("window dimension", { _ = try WindowSketch(dimension: bad, capacity: 2) }),
+                ("diagonal dimension", { _ = try DiagonalFisher(dimension: bad) }),
+                ("dense dimension", { _ = try DenseFisher(dimension: bad) }),
+            ] as [(String, () throws -> Void)] {
+                var thrown: (any Error)?
+                do { try make() } catch { thrown = error }
+                #expect(thrown.map(errorCase) == "invalidArgument", "\(name) \(bad): got \(thrown.map { "\($0)" } ?? "no error")")
+            }
         }
     }
 

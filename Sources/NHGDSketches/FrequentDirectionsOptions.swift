@@ -68,8 +68,9 @@ public enum IngestCompression: Sendable, Equatable, Hashable {
     /// Keeps s of the block's b columns, chosen uniformly without replacement, each scaled by
     /// `√(b/s)`: with `S` the kept set, every column is kept with probability s/b, so
     /// `E[(b/s) Σ_{j∈S} aⱼaⱼᵀ] = Σⱼ aⱼaⱼᵀ = A_blk A_blkᵀ` (unbiased). It costs a copy of s
-    /// columns (no gemm, no pass over the others: only the kept columns are checked for NaN
-    /// and ±∞, since only they reach the sketch) and has no effect when s ≥ b. Its
+    /// columns (no gemm) plus the scan of the whole block for NaN and ±∞ that every ingest
+    /// makes (so whether a block is accepted never depends on the draw), and has no effect
+    /// when s ≥ b. Its
     /// variance is that of sampling without replacement, `(b − s)/(b − 1)` times the
     /// with-replacement one, and vanishes at s = b.
     case sampledColumns(columns: Int)

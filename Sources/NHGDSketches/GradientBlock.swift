@@ -13,7 +13,8 @@ import NHGDLinearAlgebra
 /// Every check runs before any sketch is touched, which is how the sketches keep their
 /// "a call that throws leaves the sketch unchanged" contract.
 /// - Throws: `dimensionMismatch` (rows ≠ p, weights of the wrong length), `nonFinite`
-///   (gradients, weights, β), `invalidArgument` (empty block, negative weight, β ∉ (0, 1]).
+///   (gradients, weights), `invalidArgument` (empty block, negative weight, β ∉ (0, 1],
+///   including NaN and ±∞).
 /// The whole block is scanned even when a compression will read only some columns, so
 /// whether a block is accepted never depends on a random draw.
 /// - Complexity: one pass over the block.

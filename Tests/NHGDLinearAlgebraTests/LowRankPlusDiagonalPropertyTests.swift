@@ -235,8 +235,12 @@ struct LowRankPlusDiagonalPropertyTests {
     }
 
     /// `(cU)(cU)ᵀ = c²·U Uᵀ` for the low-rank part (materialised with a zero diagonal, so the
-    /// addition of d cannot round): exactly when c is a power of two (scaling is exact), and to
-    /// `γ_{k}`-accuracy relative to `c²|U||U|ᵀ` otherwise.
+    /// addition of d cannot round), to `γ_{k}`-accuracy relative to `c²|U||U|ᵀ`, for a power
+    /// of two and for a general c. Scaling by a power of two is exact, but the two products are
+    /// separate BLAS calls, and OpenBLAS may split them differently between its threads (how
+    /// many are free depends on the tests calling BLAS concurrently), so they need not sum in
+    /// the same order: bitwise equality held in isolation and failed once in a full parallel
+    /// run (seed 0x8223181a3c3422dd, p = 197, k = 36), and is not asserted.
     ///
     /// Solves with the scaled factor solve `diag(d) + λI + c²·U Uᵀ`, over the ranges
     /// (``WoodburyCase``: p ∈ 1…300, k ∈ 0…min(p, 64)). The case's capacitance limit is divided
@@ -273,18 +277,14 @@ struct LowRankPlusDiagonalPropertyTests {
             var gram = Matrix(rows: p, columns: p)
             try BLAS.gemm(.none, .transpose, u, u, &gram)
             let v = c.vector(count: p)
-            for (factor, exact) in [(pow(2.0, Double(power)), true), (general, false)] {
+            for factor in [pow(2.0, Double(power)), general] {
                 var scaledU = u
                 BLAS.scale(&scaledU.storage, by: factor)
                 let scaled = try LowRankPlusDiagonal(diagonal: zero, factor: scaledU).materialized()
                 let expected = try Matrix(rows: p, columns: p, storage: lowRank.storage.map { $0 * factor * factor })
-                if exact {
-                    try c.expect(scaled == expected, "scaling by 2^\(power) is not exact")
-                } else {
-                    for i in 0..<(p * p) {
-                        let bound = 4 * Double(k + 3) * eps * factor * factor * size.storage[i]
-                        try c.expect(abs(scaled.storage[i] - expected.storage[i]) <= bound, "entry \(i)")
-                    }
+                for i in 0..<(p * p) {
+                    let bound = 4 * Double(k + 3) * eps * factor * factor * size.storage[i]
+                    try c.expect(abs(scaled.storage[i] - expected.storage[i]) <= bound, "c=\(factor): entry \(i)")
                 }
 
                 // Solves: the case with U → cU, whose normalised low-rank spectrum is c²μ.

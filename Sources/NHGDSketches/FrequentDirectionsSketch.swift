@@ -279,9 +279,12 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     mutating func append(_ gradients: Matrix, rowScales: [Double], compression omega: Matrix?,
                          selection: ArraySlice<Int>? = nil, forgetting beta: Double) throws {
         applyForgetting(beta)
-        let incoming = omega?.columns ?? selection?.count ?? gradients.columns
         let all = Array(0..<(selection == nil ? gradients.columns : 0))
-        let sources = selection ?? all[...]
+        // A column with scale 0 (weight 0) adds nothing to F. Left in, it would take a buffer
+        // slot and could leave a rounding-level direction behind after a shrink, bringing the
+        // next shrink forward and raising Δ for nothing; so it is left out.
+        let sources = omega != nil ? all[...] : (selection ?? all[...]).filter { rowScales[$0] != 0 }[...]
+        let incoming = omega?.columns ?? sources.count
         var done = 0
         while done < incoming {
             if filledColumns == 2 * rank { try shrink() }

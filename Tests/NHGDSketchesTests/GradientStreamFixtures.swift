@@ -30,12 +30,10 @@ struct GradientBlockEvent {
 
 extension PropertyCase {
     /// A random stream of `blocks` blocks of 1…`maxBlock` gradients of length p, with random
-    /// weights (some zero unless `zeroWeights` is false, sometimes `nil`) and forgetting factors
-    /// (some exactly 1). `zeroWeights: false` draws the same random numbers and only replaces
-    /// each zero weight with the one drawn next.
+    /// weights (some zero, sometimes `nil`) and forgetting factors (some exactly 1).
     mutating func gradientStream(
         dimension p: Int, blocks: Int, maxBlock: Int = 8, kind: StreamKind, signalRank r: Int? = nil,
-        noise: Double? = nil, zeroWeights: Bool = true
+        noise: Double? = nil
     ) -> [GradientBlockEvent] {
         let rank = max(1, min(p, r ?? int(in: 1...max(1, p / 3))))
         let basis = orthonormalColumns(rows: p, columns: kind == .lowRankPlusNoise ? rank : p)
@@ -61,10 +59,7 @@ extension PropertyCase {
             case .isotropic:
                 g = gaussianMatrix(rows: p, columns: b)
             }
-            let weights: [Double]? = bool() ? nil : (0..<b).map { _ in
-                let zero = unit() < 0.1
-                return zero && zeroWeights ? 0 : double(in: 0.1...2)
-            }
+            let weights: [Double]? = bool() ? nil : (0..<b).map { _ in unit() < 0.1 ? 0 : double(in: 0.1...2) }
             let beta = t == 0 || unit() < 0.1 ? 1 : double(in: 0.05...0.9)
             events.append(GradientBlockEvent(gradients: g, weights: weights, forgetting: beta))
         }

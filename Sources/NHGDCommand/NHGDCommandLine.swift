@@ -5,24 +5,28 @@ import NHGDReporting
 /// `regularize` and `compare`, with the options the issue specifies.
 public enum NHGDCommandLine {
     /// Options every subcommand takes. `splitDefaults` gives `--train/--validation/--test`
-    /// defaults (none for `regularize`, whose data sets differ in size).
-    static func commonOptions(splitDefaults: Bool, _ d: TaskDefaults) -> [OptionDeclaration] {
+    /// defaults (none for `regularize`, whose data sets differ in size). `d` gives the
+    /// hyperparameters' defaults; `nil` (for `compare`) leaves them to the chosen `--task`
+    /// (``RunConfiguration`` fills them in from ``TaskDefaults``).
+    static func commonOptions(splitDefaults: Bool, _ d: TaskDefaults?) -> [OptionDeclaration] {
         let standard = SplitSizes.standard
-        let splitHelp = splitDefaults ? "" : " Default: 2000/1000/2000 for MNIST, 60%/20%/20% of breast cancer or --data."
+        let splitHelp = splitDefaults ? ""
+            : " Default: 2000/1000/2000 for clean; for regularize 300/300/400 of an MNIST pair, thirds of breast cancer or of --data."
+        let taskHelp = d == nil ? " Default: that of --task." : ""
         return [
-            .integer("rank", default: d.rank, .within(1...4096), help: "Rank of the Fisher sketch (nhgd)."),
-            .real("damping", default: d.damping, .positive, help: "Damping λ added to the sketched Fisher (nhgd)."),
-            .real("forgetting", default: d.forgetting, RealConstraint(lower: 0, lowerInclusive: false, upper: 1),
-                  help: "Forgetting factor β of the streamed Fisher (nhgd): F ← (1−β)F + β·(new block)."),
-            .integer("sketch-columns", default: d.sketchColumns, .within(0...1_000_000),
-                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression)."),
+            .integer("rank", default: d?.rank, .within(1...4096), help: "Rank of the Fisher sketch (nhgd)." + taskHelp),
+            .real("damping", default: d?.damping, .positive, help: "Damping λ added to the sketched Fisher (nhgd)." + taskHelp),
+            .real("forgetting", default: d?.forgetting, RealConstraint(lower: 0, lowerInclusive: false, upper: 1),
+                  help: "Forgetting factor β of the streamed Fisher (nhgd): F ← (1−β)F + β·(new block)." + taskHelp),
+            .integer("sketch-columns", default: d?.sketchColumns, .within(0...1_000_000),
+                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression)." + taskHelp),
             .string("compression", default: "gaussian", choices: ["gaussian", "sampled"],
                     help: "How --sketch-columns compresses a block: random Gaussian combinations of all its columns (one gemm), or a uniform sample of its columns rescaled (a copy)."),
-            .integer("inner-steps", default: d.innerSteps, .within(1...1_000_000), help: "Inner SGD steps per outer iteration."),
-            .integer("batch-size", default: d.batchSize, .within(1...1_000_000), help: "Minibatch size."),
-            .integer("outer-steps", default: d.outerSteps, .within(1...1_000_000), help: "Outer iterations."),
-            .real("inner-lr", default: d.innerLearningRate, .positive, help: "Inner learning rate."),
-            .real("outer-lr", default: d.outerLearningRate, .positive, help: "Outer learning rate."),
+            .integer("inner-steps", default: d?.innerSteps, .within(1...1_000_000), help: "Inner SGD steps per outer iteration." + taskHelp),
+            .integer("batch-size", default: d?.batchSize, .within(1...1_000_000), help: "Minibatch size." + taskHelp),
+            .integer("outer-steps", default: d?.outerSteps, .within(1...1_000_000), help: "Outer iterations." + taskHelp),
+            .real("inner-lr", default: d?.innerLearningRate, .positive, help: "Inner learning rate." + taskHelp),
+            .real("outer-lr", default: d?.outerLearningRate, .positive, help: "Outer learning rate." + taskHelp),
             .integer("seed", default: 0, .atLeast(0), help: "Random seed; a run is reproducible from it."),
             .integer("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), .within(1...1024),
                      help: "Worker and BLAS threads."),
@@ -64,7 +68,7 @@ public enum NHGDCommandLine {
                     .real("target-loss", help: "Report the time each estimator takes to reach this outer loss."),
                     .string("task", default: "clean", choices: ["clean", "regularize"], help: "Which task to compare on."),
                     noiseOption, pairOption,
-                ] + commonOptions(splitDefaults: false, .cleaning)),
+                ] + commonOptions(splitDefaults: false, nil)),
         ],
         defaultSubcommand: "clean")
 

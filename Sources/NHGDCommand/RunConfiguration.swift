@@ -132,17 +132,19 @@ public struct RunConfiguration: Equatable, Sendable {
             }
         }
         self.estimator = estimator
-        rank = parsed.integer("rank")!
-        damping = parsed.real("damping")!
-        forgetting = parsed.real("forgetting")!
-        let columns = parsed.integer("sketch-columns")!
+        // `clean` and `regularize` declare their defaults; `compare` takes the chosen task's.
+        let d: TaskDefaults = taskName == "clean" ? .cleaning : .regularization
+        rank = parsed.integer("rank") ?? d.rank
+        damping = parsed.real("damping") ?? d.damping
+        forgetting = parsed.real("forgetting") ?? d.forgetting
+        let columns = parsed.integer("sketch-columns") ?? d.sketchColumns
         sketchColumns = columns > 0 ? columns : nil
         compression = parsed.string("compression") == "sampled" ? .sampled : .gaussian
-        innerSteps = parsed.integer("inner-steps")!
-        batchSize = parsed.integer("batch-size")!
-        outerSteps = parsed.integer("outer-steps")!
-        innerLearningRate = parsed.real("inner-lr")!
-        outerLearningRate = parsed.real("outer-lr")!
+        innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
+        batchSize = parsed.integer("batch-size") ?? d.batchSize
+        outerSteps = parsed.integer("outer-steps") ?? d.outerSteps
+        innerLearningRate = parsed.real("inner-lr") ?? d.innerLearningRate
+        outerLearningRate = parsed.real("outer-lr") ?? d.outerLearningRate
         seed = UInt64(parsed.integer("seed")!)
         threads = parsed.integer("threads")!
         let sizes = (parsed.integer("train"), parsed.integer("validation"), parsed.integer("test"))

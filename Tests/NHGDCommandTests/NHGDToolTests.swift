@@ -172,6 +172,26 @@ struct NHGDToolTests {
         #expect(json["gap_closed"] == nil)
     }
 
+    /// `compare` takes the defaults of the task it runs (the table in Docs/cli.md); an explicit
+    /// option still wins.
+    @Test func compareUsesTheDefaultsOfItsTask() throws {
+        typealias Defaults = (rank: Int, forgetting: Double, innerSteps: Int, outerSteps: Int, learningRate: Double)
+        let cases: [(String, Defaults)] = [("clean", (64, 0.03, 50, 80, 0.5)), ("regularize", (16, 0.1, 50, 30, 0.1))]
+        for (task, d) in cases {
+            let run = ToolRun(["compare", "--task", task, "--estimators", "nhgd,cg", "--quiet", "--batch-size", "7"])
+            #expect(run.status == ToolExitStatus.success, "\(task): \(run.stderr.text)")
+            #expect(run.runner.configurations.count == 2)
+            for c in run.runner.configurations {
+                #expect(c.rank == d.rank, "\(task)")
+                #expect(c.damping == 1e-3 && c.sketchColumns == 8, "\(task)")
+                #expect(c.forgetting == d.forgetting, "\(task)")
+                #expect(c.innerSteps == d.innerSteps && c.outerSteps == d.outerSteps, "\(task)")
+                #expect(c.innerLearningRate == d.learningRate && c.outerLearningRate == d.learningRate, "\(task)")
+                #expect(c.batchSize == 7, "\(task)")
+            }
+        }
+    }
+
     @Test func userDataFileIsPassedOn() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -39,11 +39,21 @@ private func errorCase(_ error: any Error) -> String {
 ///
 /// The synthesized `==` compares doubles with `==`, which identifies −0.0 with +0.0, so a call
 /// that flipped the sign of a zero would pass it; "unchanged" is checked with both.
+///
+/// The dense Fisher's estimate is left out: it is an eigendecomposition (`dsyevd`), recomputed
+/// on every call, and OpenBLAS's kernels need not round the same way twice (their blocking can
+/// depend on the buffers' alignment and on free threads), so its rank and factor may differ in
+/// the last bits, and the rank even by one where eigenvalues sit at the rounding level. That
+/// happened once in a full run (base seed 18, AVX-512 kernels) while the stored matrix was
+/// unchanged; the matrix itself is compared bit for bit below. The other estimates are scaled
+/// copies of stored state, exact whatever the kernel.
 private func stateBits(_ sketch: some FisherSketch) throws -> [UInt64] {
-    let estimate = try sketch.lowRankPlusDiagonal(adding: nil)
-    var bits = [UInt64(sketch.ingestedCount), sketch.spectralErrorBound.bitPattern, UInt64(sketch.byteCount),
-                UInt64(estimate.dimension), UInt64(estimate.rank)]
-    bits += estimate.diagonal.map(\.bitPattern) + estimate.factor.storage.map(\.bitPattern)
+    var bits = [UInt64(sketch.ingestedCount), sketch.spectralErrorBound.bitPattern, UInt64(sketch.byteCount)]
+    if !(sketch is DenseFisher) {
+        let estimate = try sketch.lowRankPlusDiagonal(adding: nil)
+        bits += [UInt64(estimate.dimension), UInt64(estimate.rank)]
+        bits += estimate.diagonal.map(\.bitPattern) + estimate.factor.storage.map(\.bitPattern)
+    }
     switch sketch {
     case let fd as FrequentDirectionsSketch:
         bits += [UInt64(fd.filledColumns), UInt64(fd.shrinkCount), fd.shrunkMass.bitPattern]

@@ -41,6 +41,21 @@ struct LowRankPlusDiagonalPropertyTests {
         return floor(w) + unrefinedBound(w) * (step + residual) / (norm * BLAS.norm(next) + BLAS.norm(v))
     }
 
+    /// Solves `v` plainly and with one refinement step, checks both backward errors (measured
+    /// with `norm`) against the bounds above, and returns the refined solution and its error.
+    func checkedSolves(_ c: PropertyCase, _ w: WoodburyCase, _ op: inout LowRankPlusDiagonal, _ v: [Double],
+                       norm: Double, label: String = "") throws -> (refined: [Double], eta: Double) {
+        let plain = try op.solve(v, damping: w.damping)
+        let eta0 = backwardError(w, norm: norm, plain, v)
+        try c.expect(eta0 <= unrefinedBound(w),
+                     "\(label)unrefined backward error \(eta0 / eps) eps > \(unrefinedBound(w) / eps) eps")
+        let refined = try op.solve(v, damping: w.damping, refinementSteps: 1)
+        let eta = backwardError(w, norm: norm, refined, v)
+        let bound = refinedBound(w, norm: norm, from: plain, eta: eta0, to: refined, v)
+        try c.expect(eta <= bound, "\(label)refined backward error \(eta / eps) eps > \(bound / eps) eps")
+        return (refined, eta)
+    }
+
     /// Dense reference data for a case: `A + λI`, its largest eigenvalue and a lower bound on
     /// its smallest.
     ///
@@ -66,13 +81,7 @@ struct LowRankPlusDiagonalPropertyTests {
             c.note("κ(A+λI)=\(ref.condition) ‖C‖=\(w.capacitanceNorm)")
             var op = try w.makeOperator()
             let v = c.vector(count: w.p)
-            let plain = try op.solve(v, damping: w.damping)
-            let eta0 = backwardError(w, norm: ref.largest, plain, v)
-            try c.expect(eta0 <= unrefinedBound(w), "unrefined backward error \(eta0 / eps) eps > \(unrefinedBound(w) / eps) eps")
-            let refined = try op.solve(v, damping: w.damping, refinementSteps: 1)
-            let eta = backwardError(w, norm: ref.largest, refined, v)
-            let bound = refinedBound(w, norm: ref.largest, from: plain, eta: eta0, to: refined, v)
-            try c.expect(eta <= bound, "refined backward error \(eta / eps) eps > \(bound / eps) eps")
+            let (refined, eta) = try checkedSolves(c, w, &op, v, norm: ref.largest)
             // Forward error: ‖x − x*‖ ≤ ‖(A+λI)⁻¹‖‖r‖ = κ·η·(‖x‖ + ‖v‖/‖A+λI‖) ≤ κ·η·(‖x‖ + ‖x*‖),
             // for both the Woodbury and the dense solution; their difference is bounded by the sum.
             let dense = try denseSolve(ref.dense, v)
@@ -304,13 +313,7 @@ struct LowRankPlusDiagonalPropertyTests {
                 let ref = try Reference(ws)
                 c.note("c=\(factor): κ(A+λI)=\(ref.condition) ‖C‖=\(ws.capacitanceNorm)")
                 var op = try ws.makeOperator()
-                let plain = try op.solve(v, damping: ws.damping)
-                let eta0 = backwardError(ws, norm: ref.largest, plain, v)
-                try c.expect(eta0 <= unrefinedBound(ws), "c=\(factor): unrefined backward error \(eta0 / eps) eps")
-                let refined = try op.solve(v, damping: ws.damping, refinementSteps: 1)
-                let eta = backwardError(ws, norm: ref.largest, refined, v)
-                let bound = refinedBound(ws, norm: ref.largest, from: plain, eta: eta0, to: refined, v)
-                try c.expect(eta <= bound, "c=\(factor): refined backward error \(eta / eps) eps > \(bound / eps) eps")
+                let (refined, eta) = try checkedSolves(c, ws, &op, v, norm: ref.largest, label: "c=\(factor): ")
                 // diag(d + λ) + c²·UUᵀ, formed densely from the unscaled U.
                 var a = gram
                 for i in 0..<(p * p) { a.storage[i] *= factor * factor }

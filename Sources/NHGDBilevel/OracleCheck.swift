@@ -98,19 +98,18 @@ public func checkOracles<Problem: BilevelProblem>(
         BLAS.axpy(t, direction, &out)
         return out
     }
-    /// `φ'(0)` by the fourth-order central difference with step h, and `(φ(h) + φ(−h))/2`
-    /// (≈ φ(0), for the error floor).
-    func slope(_ h: Double, _ phi: (Double) throws -> Double) rethrows -> (slope: Double, value: Double) {
-        let (a, b) = (try phi(h), try phi(-h))
-        let (c, d) = (try phi(2 * h), try phi(-2 * h))
-        return ((8 * (a - b) - (c - d)) / (12 * h), (a + b) / 2)
-    }
-    /// The same for every entry of a vector-valued φ.
+    /// `φ'(0)` for every entry of a vector-valued φ by the fourth-order central difference
+    /// with step h, and `(φ(h) + φ(−h))/2` (≈ φ(0), for the error floor).
     func slopes(_ h: Double, _ phi: (Double) throws -> [Double]) rethrows -> (slope: [Double], value: [Double]) {
         let (a, b) = (try phi(h), try phi(-h))
         let (c, d) = (try phi(2 * h), try phi(-2 * h))
         let slope = a.indices.map { i in (8 * (a[i] - b[i]) - (c[i] - d[i])) / (12 * h) }
         return (slope, a.indices.map { (a[$0] + b[$0]) / 2 })
+    }
+    /// The same for a scalar φ.
+    func slope(_ h: Double, _ phi: (Double) throws -> Double) rethrows -> (slope: Double, value: Double) {
+        let both = try slopes(h) { [try phi($0)] }
+        return (both.slope[0], both.value[0])
     }
     func scalarError(analytic: Double, bound: Double, difference: Double, value: Double, stepScale: Double) -> Double {
         let scale = max(bound, abs(difference), abs(analytic), 1e-3 * abs(value) / stepScale)

@@ -176,7 +176,7 @@ public struct NHGDTool: Sendable {
                      "outer loss \(NumberFormatting.significant(record.outerLoss, digits: 5))"]
         if let v = record.metrics["validation_accuracy"] { parts.append("val acc \(NumberFormatting.percent(v))") }
         if let t = record.metrics["test_accuracy"] { parts.append("test acc \(NumberFormatting.percent(t))") }
-        parts.append("oracle calls \(record.totalOracleCalls)")
+        parts.append("oracle calls \(record.oracleCalls.total)")
         return parts.joined(separator: "  ")
     }
 

@@ -36,7 +36,7 @@ enum RunSummary {
                            last.map { NumberFormatting.significant($0.outerLoss, digits: 5) } ?? "-",
                            last?.metrics["validation_accuracy"].map { NumberFormatting.percent($0) } ?? "-",
                            last?.metrics["test_accuracy"].map { NumberFormatting.percent($0) } ?? "-",
-                           last.map { String($0.totalOracleCalls) } ?? "-"]
+                           last.map { String($0.oracleCalls.total) } ?? "-"]
                 var pairs: [(String, JSONValue)] = [("estimator", .string(estimator.rawValue))]
                 if command == "clean" {
                     let missing = requiredCleaningResults.filter { outcome.result($0) == nil }
@@ -51,7 +51,7 @@ enum RunSummary {
                 }
                 pairs.append(("final_outer_loss", last.map { .finite($0.outerLoss) } ?? .null))
                 pairs.append(("iterations", .integer(outcome.trace.count)))
-                pairs.append(("oracle_calls", .integer(last?.totalOracleCalls ?? 0)))
+                pairs.append(("oracle_calls", .integer(last?.oracleCalls.total ?? 0)))
                 if let targetLoss {
                     let hit = outcome.trace.first { $0.outerLoss <= targetLoss }
                     pairs.append(("seconds_to_target", hit.map { .finite($0.seconds) } ?? .null))

@@ -40,8 +40,6 @@ public struct TraceRecord: Equatable, Sendable {
                   errorBound: record.errorBound, oracleCalls: record.oracleCalls, metrics: record.metrics)
     }
 
-    /// All oracle calls of every kind.
-    public var totalOracleCalls: Int { oracleCalls.total }
 
     /// The record as an ordered JSON object (metrics in `metricOrder`, non-finite values as null).
     public func json(metricOrder: [String]) -> JSONValue {

@@ -24,16 +24,20 @@ let package = Package(
         .target(name: "NHGDLinearAlgebra", dependencies: ["CLAPACK"], swiftSettings: invariantFlag),
         // Layer 2: streaming Fisher sketches.
         .target(name: "NHGDSketches", dependencies: ["NHGDLinearAlgebra"], swiftSettings: invariantFlag),
-        // Layer 3: bilevel problems, data, estimators and the optimiser.
+        // Layer 3: bilevel problems composed from their terms, estimators and the optimiser.
+        .target(name: "NHGDBilevel", dependencies: ["NHGDLinearAlgebra", "NHGDSketches"], swiftSettings: invariantFlag),
+        // Layer 4: the embedded data sets, splits, corruption, standardisation, problem
+        // recipes, reference models and safe step sizes, shared by the tools.
         .target(
-            name: "NHGDBilevel",
-            dependencies: ["NHGDLinearAlgebra", "NHGDSketches"],
+            name: "NHGDExperiments",
+            dependencies: ["NHGDLinearAlgebra", "NHGDBilevel"],
             resources: [.copy("Resources")],
             swiftSettings: invariantFlag
         ),
-        // Umbrella: re-exports the three numerical layers.
-        .target(name: "NaturalHypergradient", dependencies: ["NHGDLinearAlgebra", "NHGDSketches", "NHGDBilevel"]),
-        // Layer 4: the tools. Reporting (arguments, tables, CSV/JSON, SVG) has no numerics.
+        // Umbrella: re-exports the numerical layers and the experiments.
+        .target(name: "NaturalHypergradient",
+                dependencies: ["NHGDLinearAlgebra", "NHGDSketches", "NHGDBilevel", "NHGDExperiments"]),
+        // Layer 5: the tools. Reporting (arguments, tables, CSV/JSON, SVG) has no numerics.
         .target(name: "NHGDReporting"),
         .target(name: "NHGDCommand", dependencies: ["NaturalHypergradient", "NHGDReporting"]),
         .executableTarget(name: "nhgd", dependencies: ["NHGDCommand"]),
@@ -49,6 +53,7 @@ let package = Package(
         .testTarget(name: "NHGDLinearAlgebraTests", dependencies: ["NHGDLinearAlgebra", "NHGDTestSupport"]),
         .testTarget(name: "NHGDSketchesTests", dependencies: ["NHGDSketches", "NHGDTestSupport"]),
         .testTarget(name: "NHGDBilevelTests", dependencies: ["NHGDBilevel", "NaturalHypergradient", "NHGDTestSupport"]),
+        .testTarget(name: "NHGDExperimentsTests", dependencies: ["NHGDExperiments", "NHGDTestSupport"]),
         .testTarget(name: "NHGDReportingTests", dependencies: ["NHGDReporting"]),
         .testTarget(name: "NHGDCommandTests", dependencies: ["NHGDCommand", "nhgd", "NHGDTestSupport"]),
         .testTarget(name: "NHGDBenchmarkTests", dependencies: ["nhgd-bench"]),

@@ -110,8 +110,8 @@ struct OverheadSuite: BenchmarkSuite {
             return Method(name: name, k: k, body: innerLoopOnly ? { try box.optimizer.runInnerLoop() } : { _ = try box.optimizer.step() })
         }
         func nhgd(_ compression: IngestCompression) throws -> NaturalHypergradient<P, FrequentDirectionsSketch> {
-            try NaturalHypergradient(sketch: FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar,
-                                                                      compression: compression, seed: 3))
+            try NaturalHypergradient(sketch: FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar),
+                                     columns: CurvatureColumnRequest(compression: compression, seed: 3))
         }
         let sampled = IngestCompression.sampledColumns(columns: s)
         var methods = [
@@ -128,9 +128,7 @@ struct OverheadSuite: BenchmarkSuite {
         }
         // More sampled columns per block: four times the ingest work (a shrink every ℓ/4 blocks).
         if s < 4 { methods.append(try method("nhgd pipelined sampled s=4", k: l, nhgd(.sampledColumns(columns: 4)))) }
-        // The Gaussian compression (a gemm over the whole block) only where its memory is small:
-        // every optimiser holds two p×b blocks, 1 GB each at p = 10⁶.
-        if p <= 100_000 { methods.append(try method("nhgd pipelined gaussian s=4", k: l, nhgd(.gaussian(columns: 4)))) }
+        methods.append(try method("nhgd pipelined gaussian s=4", k: l, nhgd(.gaussian(columns: 4))))
         // Interleaved rounds: every method once per round, the order rotated each round.
         for round in 0..<(setting.warmUpRounds + setting.rounds) {
             for offset in methods.indices {
@@ -160,13 +158,12 @@ struct OverheadSuite: BenchmarkSuite {
         let p = problem.innerDimension, b = setting.batchSize, l = setting.rank, s = setting.compressedColumns
         // A realistic block: gradients at the point reached after one outer iteration of SGD.
         var estimator = try NaturalHypergradient<P, FrequentDirectionsSketch>(
-            sketch: FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar,
-                                             compression: .sampledColumns(columns: s), seed: 3))
+            sketch: FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar),
+            columns: CurvatureColumnRequest(compression: .sampledColumns(columns: s), seed: 3))
         var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
         try optimizer.runInnerLoop()
-        var block = Matrix(rows: p, columns: b)
-        var weights = [Double](repeating: 0, count: b)
-        try problem.perSampleGradients(x: optimizer.x, y: optimizer.y, samples: Array(0..<b), into: &block, weights: &weights)
+        let block = try problem.data.perSampleGradients(at: optimizer.y, samples: Array(0..<b))
+        let weights = problem.sampleWeights(x: optimizer.x, samples: Array(0..<b))
         var records = [BenchmarkRecord]()
         func record(_ part: String, _ seconds: Double, _ extra: [(String, Double)] = []) {
             records.append(BenchmarkRecord(
@@ -176,19 +173,31 @@ struct OverheadSuite: BenchmarkSuite {
         }
         record("sgd step", sgdSeconds / Double(setting.innerSteps))
         // Each compression over whole shrink cycles (a shrink every ℓ/width blocks).
+        var draws = Xoshiro256StarStar(seed: 5)
         for (tag, compression, width) in [("sampled s=\(s)", IngestCompression.sampledColumns(columns: s), s),
                                           ("sampled s=4", .sampledColumns(columns: 4), 4), ("gaussian s=4", .gaussian(columns: 4), 4),
                                           ("uncompressed", .none, b)] {
             let blocksPerShrink = max(1, l / width)
-            var sketch = try FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar, compression: compression, seed: 5)
-            for _ in 0..<(2 * blocksPerShrink) { try sketch.ingest(block, weights: weights, forgetting: 0.1) }
+            var sketch = try FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar)
+            for _ in 0..<(2 * blocksPerShrink) {
+                try sketch.ingest(block, weights: weights, forgetting: 0.1, compression: compression, using: &draws)
+            }
             let reps = 2 * blocksPerShrink
-            let seconds = try time { for _ in 0..<reps { try sketch.ingest(block, weights: weights, forgetting: 0.1) } }
+            let seconds = try time {
+                for _ in 0..<reps {
+                    try sketch.ingest(block, weights: weights, forgetting: 0.1, compression: compression, using: &draws)
+                }
+            }
             record("ingest \(tag)", seconds / Double(reps), [("shrinks", Double(sketch.shrinkCount))])
         }
         let scan = medianTime(repetitions: 5) { blackHole(block.firstNonFiniteIndex) }
         record("ingest validation scan", scan)
-        for _ in 0..<(2 * max(1, l / s) + 1) { try estimator.observe(gradients: block, weights: weights) }
+        var sketch = try FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar)
+        for _ in 0..<(2 * max(1, l / s) + 1) {
+            try sketch.ingest(block, weights: weights, forgetting: 0.1, compression: .sampledColumns(columns: s),
+                              using: &draws)
+        }
+        estimator = try NaturalHypergradient(sketch: sketch, damping: estimator.damping, columns: estimator.columns)
         var rng = Xoshiro256StarStar(seed: 9)
         let (x, y) = (optimizer.x, optimizer.y)
         let estimate = try medianTime(repetitions: 3) {
@@ -199,11 +208,11 @@ struct OverheadSuite: BenchmarkSuite {
         // Its parts: the oracles (∇f, diag ∇²R, J u), the p × m factor copy, the Woodbury solve.
         let oracles = try medianTime(repetitions: 3) {
             let (_, fy) = try problem.outerGradients(x: x, y: y)
-            blackHole(try problem.regularizerCurvature(x: x, y: y))
+            blackHole(problem.regularizerCurvature(x: x, y: y))
             blackHole(try problem.crossProduct(x: x, y: y, u: fy))
         }
         record("estimate oracles", oracles)
-        let curvature = try problem.regularizerCurvature(x: x, y: y)
+        let curvature = problem.regularizerCurvature(x: x, y: y).entries
         let copy = try medianTime(repetitions: 3) { blackHole(try estimator.sketch.lowRankPlusDiagonal(adding: curvature)) }
         record("estimate factor copy", copy, [("factor columns", filled)])
         let fy = try problem.outerGradients(x: x, y: y).y

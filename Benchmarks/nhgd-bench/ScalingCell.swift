@@ -50,7 +50,7 @@ struct ScalingCell: Equatable, CustomStringConvertible {
     /// p of the cell.
     var parameterCount: Int {
         kind == .synthetic ? self["p"]
-            : MLPHyperCleaning.parameterCount(featureCount: Self.mnistFeatures, hiddenWidth: self["h"],
+            : TanhNetwork.parameterCount(featureCount: Self.mnistFeatures, hiddenWidth: self["h"],
                                               classCount: Self.mnistClasses)
     }
 
@@ -101,31 +101,38 @@ enum ScalingCellRunner {
         return r
     }
 
-    /// Folds `blocks` minibatch gradient blocks into a sketch while taking inner SGD steps
-    /// (what NHGD's inner loop does), then shrinks to k columns. Returns the per-block gradient
-    /// and ingest times (ingest amortises the shrinks, including the final one).
-    static func ingest<P: BilevelProblem>(
-        _ problem: P, x: [Double], y: inout [Double], sketch: inout FrequentDirectionsSketch, blocks: Int, batch: Int,
-        stepSize: Double, rng: inout Xoshiro256StarStar
-    ) throws -> (gradientSeconds: Double, ingestSeconds: Double) {
-        let p = problem.innerDimension
-        var block = Matrix(rows: p, columns: batch)
-        var weights = [Double](repeating: 0, count: batch)
-        var regularizer = [Double](repeating: 0, count: p)
-        var gradientTimes = [Double](), ingestTotal = 0.0
-        for t in 1...blocks {
-            let samples = (0..<batch).map { _ in Int(rng.next(upperBound: UInt64(problem.trainingCount))) }
-            gradientTimes.append(try time {
-                try problem.perSampleGradients(x: x, y: y, samples: samples, into: &block, weights: &weights)
-            })
-            ingestTotal += try time { try sketch.ingest(block, weights: weights, forgetting: 1 / Double(t)) }
-            // y ← y − η (mean ωᵢgᵢ + ∇R).
-            try problem.regularizerGradient(x: x, y: y, into: &regularizer)
-            BLAS.axpy(-stepSize, regularizer, &y)
-            try BLAS.gemv(.none, alpha: -stepSize / Double(batch), block, weights, beta: 1, &y)
-        }
-        if sketch.filledColumns > sketch.rank { ingestTotal += try time { try sketch.shrink() } }
-        return (median(gradientTimes), ingestTotal / Double(blocks))
+    /// The library's inner loop for `steps` steps from `(x, y)`, twice: plain SGD (one
+    /// combination column per step) and with NHGD asking for every gradient of every step as a
+    /// sketch column (running mean, sequential: no second worker).
+    /// Returns the per-step times of both, NHGD's estimator (holding the sketch) and the inner
+    /// point NHGD's loop reached.
+    static func innerLoops<P: SecondOrderBilevelProblem>(
+        _ problem: P, x: [Double], y: [Double], rank k: Int, batch b: Int, steps: Int, stepSize: Double
+    ) throws -> (sgdSeconds: Double, nhgdSeconds: Double, estimator: NaturalHypergradient<P, FrequentDirectionsSketch>,
+                 y: [Double]) {
+        var configuration = BilevelOptimizerConfiguration()
+        configuration.innerSteps = steps
+        configuration.batchSize = b
+        configuration.innerLearningRate = stepSize
+        configuration.pipelined = false
+        configuration.blasThreads = nil
+        var plain = try BilevelOptimizer(problem: problem, estimator: ConjugateGradientHypergradient<P>(),
+                                         configuration: configuration, x: x, y: y)
+        let sgdSeconds = try time { try plain.runInnerLoop() } / Double(steps)
+        let nhgd = try NaturalHypergradient<P, FrequentDirectionsSketch>(
+            sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: k), damping: 0,
+            columns: CurvatureColumnRequest(compression: .none, forgetting: .runningMean))
+        var optimizer = try BilevelOptimizer(problem: problem, estimator: nhgd, configuration: configuration, x: x, y: y)
+        let nhgdSeconds = try time { try optimizer.runInnerLoop() } / Double(steps)
+        return (sgdSeconds, nhgdSeconds, optimizer.estimator, optimizer.y)
+    }
+
+    /// `sgd step` (the inner loop's step alone) and `nhgd step` (with its sketch columns).
+    static func stepRecords(_ cell: ScalingCell, sgdSeconds: Double, nhgdSeconds: Double) -> [BenchmarkRecord] {
+        let b = Double(cell["b"])
+        return [record(cell, "sgd step", seconds: sgdSeconds, metrics: [("gradients/s", b / sgdSeconds), ("b", b)]),
+                record(cell, "nhgd step", seconds: nhgdSeconds,
+                       metrics: [("gradients/s", b / nhgdSeconds), ("b", b), ("ratio to sgd", nhgdSeconds / sgdSeconds)])]
     }
 
     /// Blocks ingested per cell: enough for two shrinks of the 2k-column buffer.
@@ -148,39 +155,32 @@ enum ScalingCellRunner {
         let x = [Double](repeating: log(1e-4), count: p)
         // L ≤ ¼ maxᵢ‖aᵢ‖² + max e^x bounds every (minibatch) Hessian: Neumann's η = 1/L, SGD's too.
         var maxSquaredNorm = 0.0
-        let samples = problem.training
+        let samples = problem.data.inputs
         for i in 0..<samples.sampleCount {
             var total = 0.0
             for e in samples.rowStarts[i]..<samples.rowStarts[i + 1] { total += samples.values[e] * samples.values[e] }
             maxSquaredNorm = max(maxSquaredNorm, total)
         }
         let lipschitz = 0.25 * maxSquaredNorm + 1e-4
-        var y = problem.initialInner()
         var records = [BenchmarkRecord]()
 
-        var sketch = try FrequentDirectionsSketch(dimension: p, rank: k)
-        let (gradientSeconds, ingestSeconds) = try ingest(problem, x: x, y: &y, sketch: &sketch,
-                                                          blocks: blockCount(k: k, b: b), batch: b,
-                                                          stepSize: 1 / lipschitz, rng: &rng)
-        records.append(record(cell, "per-sample gradients", seconds: gradientSeconds,
-                              metrics: [("gradients/s", Double(b) / gradientSeconds), ("b", Double(b))]))
-        records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
-                              metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
+        let loops = try innerLoops(problem, x: x, y: problem.initialInner(), rank: k, batch: b,
+                                   steps: blockCount(k: k, b: b), stepSize: 1 / lipschitz)
+        var nhgd = loops.estimator
+        let y = loops.y, ingestSeconds = max(0, loops.nhgdSeconds - loops.sgdSeconds)
+        records += stepRecords(cell, sgdSeconds: loops.sgdSeconds, nhgdSeconds: loops.nhgdSeconds)
 
         // Woodbury solve on the sketch's operator (factor built once, timed apart), each solve
         // alternating with a read probe over the factor's own storage (see ``readProbe``).
-        let curvature = try problem.regularizerCurvature(x: x, y: y)
+        let curvature = problem.regularizerCurvature(x: x, y: y).entries
         let (_, fy) = try problem.outerGradients(x: x, y: y)
-        records.append(try woodbury(cell, sketch: sketch, curvature: curvature, rightHandSide: fy, damping: 0))
+        records.append(try woodbury(cell, sketch: nhgd.sketch, curvature: curvature, rightHandSide: fy, damping: 0))
         records += try components(cell, problem, x: x, y: y)
 
         // The estimates. NHGD: one estimate on the ingested sketch (outer gradients, factor,
-        // solve, cross product); its outer iteration adds one block's ingest.
+        // solve, cross product); its outer iteration adds one step's sketch work.
         var estimates = [(String, [Double], Double)]()
         do {
-            var nhgd = try NaturalHypergradient<SyntheticLogisticRegression, FrequentDirectionsSketch>(
-                sketch: sketch, damping: 0, forgetting: .runningMean)
-            sketch = try FrequentDirectionsSketch(dimension: 1, rank: 1)  // the estimator holds the only copy
             let (seconds, estimate) = try timed(repetitions(p: p)) { try nhgd.estimate(problem: problem, x: x, y: y, using: &rng) }
             estimates.append(("nhgd", estimate.hypergradient, seconds))
             records.append(record(cell, "nhgd", seconds: seconds,
@@ -298,7 +298,7 @@ enum ScalingCellRunner {
     }
 
     /// MLP hyper-cleaning of MNIST at hidden width h: one NHGD and one CG-10 estimate (same
-    /// minibatch b) at the Glorot initialisation, after ingesting the gradient blocks.
+    /// minibatch b) at the point the inner loop reached from the Glorot initialisation.
     static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
         let k = cell["k"], b = cell["b"]
         var rng = Xoshiro256StarStar(seed: 7)
@@ -306,22 +306,17 @@ enum ScalingCellRunner {
                                                  testCount: 0, using: &rng)
         let p = problem.innerDimension
         let x = problem.initialOuter()
-        var y = problem.initialInner()
         var records = [BenchmarkRecord]()
-        var sketch = try FrequentDirectionsSketch(dimension: p, rank: k)
-        let (gradientSeconds, ingestSeconds) = try ingest(problem, x: x, y: &y, sketch: &sketch,
-                                                          blocks: blockCount(k: k, b: b), batch: b, stepSize: 0.1, rng: &rng)
-        records.append(record(cell, "per-sample gradients", seconds: gradientSeconds,
-                              metrics: [("gradients/s", Double(b) / gradientSeconds), ("b", Double(b))]))
-        records.append(record(cell, "sketch ingest", seconds: ingestSeconds,
-                              metrics: [("gradients/s", Double(b) / ingestSeconds), ("b", Double(b))]))
+        let loops = try innerLoops(problem, x: x, y: problem.initialInner(), rank: k, batch: b,
+                                   steps: blockCount(k: k, b: b), stepSize: 0.1)
+        var nhgd = loops.estimator
+        let y = loops.y, ingestSeconds = max(0, loops.nhgdSeconds - loops.sgdSeconds)
+        records += stepRecords(cell, sgdSeconds: loops.sgdSeconds, nhgdSeconds: loops.nhgdSeconds)
         let (_, fy) = try problem.outerGradients(x: x, y: y)
-        records.append(try woodbury(cell, sketch: sketch, curvature: try problem.regularizerCurvature(x: x, y: y),
+        records.append(try woodbury(cell, sketch: nhgd.sketch, curvature: problem.regularizerCurvature(x: x, y: y).entries,
                                     rightHandSide: fy, damping: 1e-3))
         records += try components(cell, problem, x: x, y: y)
-        var nhgd = try NaturalHypergradient<MLPHyperCleaning, FrequentDirectionsSketch>(
-            sketch: sketch, damping: 1e-3, forgetting: .runningMean)
-        sketch = try FrequentDirectionsSketch(dimension: 1, rank: 1)
+        nhgd = try NaturalHypergradient(sketch: nhgd.sketch, damping: 1e-3, columns: nhgd.columns)
         let (nhgdSeconds, nhgdEstimate) = try timed(repetitions(p: p)) {
             try nhgd.estimate(problem: problem, x: x, y: y, using: &rng)
         }

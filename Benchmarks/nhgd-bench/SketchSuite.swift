@@ -71,11 +71,16 @@ struct SketchSuite: BenchmarkSuite {
             let compressions: [(label: String, compression: IngestCompression)] =
                 [("gaussian", .gaussian(columns: 8)), ("sampledColumns", .sampledColumns(columns: 8))]
             for (label, compression) in compressions {
-                var compressed = try FrequentDirectionsSketch(dimension: p, rank: l, compression: compression, seed: 1)
-                for _ in 0...(2 * l / 8) { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
+                var compressed = try FrequentDirectionsSketch(dimension: p, rank: l)
+                var rng = Xoshiro256StarStar(seed: 1)
+                for _ in 0...(2 * l / 8) {
+                    try compressed.ingest(block, weights: nil, forgetting: 0.1, compression: compression, using: &rng)
+                }
                 let compressedBlocks = max(2, 4 * l / 8)
                 let compressedSeconds = try time {
-                    for _ in 0..<compressedBlocks { try compressed.ingest(block, weights: nil, forgetting: 0.1) }
+                    for _ in 0..<compressedBlocks {
+                        try compressed.ingest(block, weights: nil, forgetting: 0.1, compression: compression, using: &rng)
+                    }
                 } / Double(compressedBlocks)
                 records.append(BenchmarkRecord(
                     suite: name, name: "compressed ingest \(label) s=8", p: p, k: l, seconds: compressedSeconds,

@@ -1,6 +1,8 @@
 import NHGDLinearAlgebra
 
-/// Errors of the bilevel layer: problems, data, estimators and the optimiser.
+/// Errors of the bilevel layer: problems, estimators and the optimiser. Errors of the layers
+/// below (the linear algebra and the sketches) arrive wrapped once, as ``linearAlgebra(_:)``,
+/// where an estimator is entered.
 public enum BilevelError: Error, Equatable, CustomStringConvertible {
     /// A vector or block has the wrong size.
     case dimensionMismatch(operation: String, expected: String, actual: String)
@@ -8,12 +10,8 @@ public enum BilevelError: Error, Equatable, CustomStringConvertible {
     case nonFinite(operation: String, argument: String)
     /// A hyperparameter of a method or problem is out of its domain.
     case invalidHyperparameter(name: String, value: String, requirement: String)
-    /// A sample index is outside 0..<n.
-    case sampleOutOfRange(index: Int, count: Int)
     /// The method would need more memory than its budget allows.
     case exceedsMemoryBudget(method: String, bytesNeeded: Int, bytesAllowed: Int)
-    /// A data file is missing, truncated, corrupt or malformed.
-    case data(file: String, reason: String)
     /// An iteration produced NaN or ±∞; `hint` says which setting to change.
     case diverged(stage: String, hint: String)
     /// An error from the linear-algebra layer.
@@ -27,12 +25,8 @@ public enum BilevelError: Error, Equatable, CustomStringConvertible {
             return "\(operation): \(argument) contains NaN or infinity"
         case let .invalidHyperparameter(name, value, requirement):
             return "invalid \(name) = \(value): \(requirement)"
-        case let .sampleOutOfRange(index, count):
-            return "sample index \(index) is out of range 0..<\(count)"
         case let .exceedsMemoryBudget(method, needed, allowed):
             return "\(method) needs \(formatBytes(needed)), more than its budget of \(formatBytes(allowed))"
-        case let .data(file, reason):
-            return "\(file): \(reason)"
         case let .diverged(stage, hint):
             return "\(stage) diverged (NaN or infinity): \(hint)"
         case let .linearAlgebra(error):

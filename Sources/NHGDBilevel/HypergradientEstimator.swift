@@ -1,9 +1,10 @@
-import Foundation
 import NHGDLinearAlgebra
+import NHGDSketches
 
 /// Oracle calls spent by a method, so that methods can be compared on equal budgets.
 public struct OracleCounts: Sendable, Equatable, Codable {
-    /// Per-sample gradient evaluations (one per sample, so a minibatch of b counts b).
+    /// Per-sample gradient evaluations (one per sample, so a minibatch of b counts b, however
+    /// many combination columns one call returns).
     public var sampleGradients = 0
     /// Hessian-vector products (minibatch or full batch: each call counts one).
     public var hessianVectorProducts = 0
@@ -48,62 +49,102 @@ public struct HypergradientEstimate: Sendable {
     public var solution: [Double]
     /// Oracle calls this estimate spent.
     public var oracleCalls: OracleCounts
-    /// Wall time of the estimate, in seconds.
-    public var seconds: Double
     /// Where the method has one: a bound on the relative error of `u` against the exact
     /// solution of the system the method approximates (see each method's documentation).
     public var errorBound: Double?
 
-    public init(hypergradient: [Double], solution: [Double], oracleCalls: OracleCounts, seconds: Double,
-                errorBound: Double? = nil) {
+    public init(hypergradient: [Double], solution: [Double], oracleCalls: OracleCounts, errorBound: Double? = nil) {
         self.hypergradient = hypergradient
         self.solution = solution
         self.oracleCalls = oracleCalls
-        self.seconds = seconds
         self.errorBound = errorBound
     }
 }
 
-/// The drop-in protocol every hypergradient method implements.
-///
-/// An estimator may watch the per-sample gradients of every inner step (``observe(gradients:weights:)``,
-/// a no-op by default; NHGD folds them into its Fisher sketch) and must produce an estimate at
-/// `(x, y)`. Swapping methods is a one-line change:
+/// What a method's solve returns: `u ≈ H⁻¹∇ᵧf`, optionally the inner point at which the
+/// hypergradient is to be assembled (NBO's Newton-corrected `y⁺`), and an error bound.
+public struct AdjointSolution: Sendable {
+    /// `u ≈ H⁻¹ b` for the system's right-hand side b.
+    public var u: [Double]
+    /// Assemble `d = ∇ₓf − J u` at this inner point instead of the system's (NBO).
+    public var assemblyPoint: [Double]?
+    /// See ``HypergradientEstimate/errorBound``.
+    public var errorBound: Double?
+
+    public init(u: [Double], assemblyPoint: [Double]? = nil, errorBound: Double? = nil) {
+        self.u = u
+        self.assemblyPoint = assemblyPoint
+        self.errorBound = errorBound
+    }
+}
+
+/// The drop-in protocol every hypergradient method implements: **only the solve** of
+/// `H u = ∇ᵧf` (ALGORITHMS.md §1, §6). The frame around it — validating `(x, y)`, the outer
+/// gradients, the cross product, `d = ∇ₓf − J u`, the oracle counts, converting errors of the
+/// numerical layers — is ``estimate(problem:x:y:using:)``, written once. As in jaxopt, where a
+/// solver is `solve(matvec, b)` and the hypergradient is a few lines around it:
 ///
 /// ```swift
-/// var estimator = NaturalHypergradient<DataHyperCleaning, FrequentDirectionsSketch>(…)
-/// // var estimator = ConjugateGradientHypergradient<DataHyperCleaning>(iterations: 10)
-/// let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &rng)
+/// struct MySolver<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
+///     var name: String { "mine" }
+///     mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar)
+///         throws -> AdjointSolution {
+///         let cg = try system.conjugateGradients(iterations: 5)      // counts its HVPs
+///         return AdjointSolution(u: cg.solution)
+///     }
+/// }
 /// ```
+///
+/// An estimator may also ask the inner loop for curvature columns (``columnRequest``; NHGD
+/// folds them into its Fisher sketch through ``observe(_:columns:forgetting:)``, on a second
+/// worker under ``BilevelOptimizer``'s pipelined mode). Swapping methods is a one-line change.
 public protocol HypergradientEstimator<Problem>: SendableMetatype {
     associatedtype Problem: BilevelProblem
 
     /// A short name for tables and traces ("nhgd", "cg", …).
     var name: String { get }
 
-    /// Whether ``observe(gradients:weights:)`` does anything; the optimiser skips handing over
-    /// gradients (and the second worker) when it does not.
-    var observesInnerGradients: Bool { get }
+    /// The curvature columns this estimator wants from the inner SGD steps (`nil`: none, the
+    /// default). The optimiser computes them in the same combination call as the SGD
+    /// direction and hands them to ``observe(_:columns:forgetting:)``.
+    var columnRequest: CurvatureColumnRequest? { get }
 
-    /// Sees the per-sample gradients (p×b) and weights of one inner step.
-    mutating func observe(gradients: Matrix, weights: [Double]) throws
+    /// Folds one block of requested columns (`block[:, columns]`, scaled as the request's
+    /// compression specifies) in, with forgetting factor β.
+    mutating func observe(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws
 
-    /// The hypergradient at `(x, y)`; `rng` drives any minibatch sampling.
-    mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate
+    /// `u ≈ H⁻¹ b` for the system at `(x, y)` with `b = ∇ᵧf(x, y)`. Oracle calls made through
+    /// the system are counted; `rng` drives any minibatch sampling.
+    mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution
 
     /// Forgets warm starts and accumulated state.
     mutating func reset()
 }
 
 extension HypergradientEstimator {
-    public var observesInnerGradients: Bool { false }
-    public mutating func observe(gradients: Matrix, weights: [Double]) throws {}
+    public var columnRequest: CurvatureColumnRequest? { nil }
+    public mutating func observe(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {}
     public mutating func reset() {}
-}
 
-// MARK: - Shared pieces
+    /// The hypergradient at `(x, y)`: validates the point (the one door for user input),
+    /// forms the system `H u = ∇ᵧf`, lets the method ``solve(_:using:)`` it, and assembles
+    /// `d = ∇ₓf − J u` (at the solution's assembly point, when it has one). Errors of the
+    /// linear-algebra and sketch layers arrive as ``BilevelError/linearAlgebra(_:)``.
+    /// - Throws: ``BilevelError`` for a bad point, a failed solve, or a non-finite result.
+    public mutating func estimate(
+        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
+    ) throws -> HypergradientEstimate {
+        try validatePoint(problem, x: x, y: y, name)
+        do {
+            var system = AdjointSystem(problem: problem, x: x, y: y)
+            let solution = try solve(&system, using: &rng)
+            return try system.assemble(solution)
+        } catch let error as LinearAlgebraError {
+            throw BilevelError.linearAlgebra(error)
+        }
+    }
+}
 
 /// Validates `(x, y)` against the problem's dimensions and finiteness.
 func validatePoint<P: BilevelProblem>(_ problem: P, x: [Double], y: [Double], _ method: String) throws {
@@ -111,35 +152,6 @@ func validatePoint<P: BilevelProblem>(_ problem: P, x: [Double], y: [Double], _ 
     try requireCount(y, problem.innerDimension, method, "y")
     try requireAllFinite(x, method, "x")
     try requireAllFinite(y, method, "y")
-}
-
-/// `d = ∇ₓf − J u`, counting the cross product.
-func assembleHypergradient<P: BilevelProblem>(
-    _ problem: P, x: [Double], y: [Double], outerGradientX: [Double], u: [Double], counts: inout OracleCounts
-) throws -> [Double] {
-    let ju = try problem.crossProduct(x: x, y: y, u: u)
-    counts.crossProducts += 1
-    var d = outerGradientX
-    BLAS.axpy(-1, ju, &d)
-    try requireAllFinite(d, "hypergradient", "the estimate")
-    return d
-}
-
-/// Draws `count` distinct sample indices from `0..<n` (partial Fisher–Yates on a scratch
-/// permutation), or all of them when `count ≥ n`.
-func drawMinibatch(_ count: Int, from n: Int, using rng: inout Xoshiro256StarStar) -> [Int] {
-    if count >= n { return Array(0..<n) }
-    var indices = Array(0..<n)
-    for i in 0..<count {
-        let j = i + Int(rng.next(upperBound: UInt64(n - i)))
-        indices.swapAt(i, j)
-    }
-    return Array(indices[0..<count])
-}
-
-/// Monotonic wall clock in seconds.
-@inline(__always) func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
 }
 
 /// Checks a method hyperparameter.

@@ -9,19 +9,20 @@ import NHGDLinearAlgebra
 ///
 /// | key | compares |
 /// | --- | --- |
-/// | `perSampleGradients` | `gᵢᵀv` with `(ℓᵢ(y+hv) − ℓᵢ(y−hv))/2h`, worst of a few samples ¹ |
-/// | `regularizerGradient` | `∇_y Rᵀv` with the difference of `R` ¹ |
-/// | `innerValueDecomposition` | `g` with `(1/n) Σ ωᵢℓᵢ + R` (checks the weights `ωᵢ`) ¹ |
-/// | `innerGradient` | `∇_y gᵀv` (from per-sample gradients, weights, `∇R`) with the difference of `g` |
+/// | `gradientCombinations` | each column of `G C` (random C, a few samples) along v with the difference of `Σᵢ Cᵢⱼ ℓᵢ` |
+/// | `perSampleGradients` | `gᵢᵀv` (C = I) with the difference of `ℓᵢ`, worst of a few samples |
+/// | `gradientProjections` | `gᵢᵀu` with the difference of `ℓᵢ` along u |
+/// | `regularizerGradient` | `∇_y Rᵀv` with the difference of `R` |
 /// | `regularizerCurvature` | `diag(∇²R) ⊙ v` with the difference of `∇_y R` |
-/// | `crossProduct` | `wᵀJu` with `(⟨∇_y g(x+hw), u⟩ − ⟨∇_y g(x−hw), u⟩)/2h` |
+/// | `innerValueDecomposition` | `g` with `(1/n) Σ ωᵢℓᵢ + R` (a problem may override the value) |
+/// | `innerGradient` | `∇_y gᵀv` with the difference of `g` |
+/// | `crossProduct` | `wᵀJu` with `(⟨∇_y g(x+hw), u⟩ − ⟨∇_y g(x−hw), u⟩)/2h` (checks the weights' derivatives) |
 /// | `outerGradientX`, `outerGradientY` | `∇f` along w, v with the differences of `f` |
-/// | `hessianVectorProduct` | `Hv` with the difference of `∇_y g` along v ² |
-/// | `minibatchHessianVectorProduct` | `H_B v` with the difference of the minibatch gradient ² |
-/// | `denseHessian` | `H_dense v` with `Hv`, and `denseHessianSymmetry`: `‖H − Hᵀ‖_F/‖H‖_F` ³ ⁴ |
+/// | `hessianVectorProduct` | `Hv` with the difference of `∇_y g` along v ¹ |
+/// | `minibatchHessianVectorProduct` | `H_B v` with the difference of the minibatch gradient ¹ |
+/// | `denseHessian` | `H_dense v` with `Hv`, and `denseHessianSymmetry`: `‖H − Hᵀ‖_F/‖H‖_F` ² |
 ///
-/// ¹ only for ``PerSampleLossProblem``s, ² ``SecondOrderBilevelProblem``s, ³ ``DenseHessianProblem``s,
-/// ⁴ with p ≤ `maxDenseDimension`.
+/// ¹ only for ``SecondOrderBilevelProblem``s, ² ``DenseHessianProblem``s with p ≤ `maxDenseDimension`.
 ///
 /// A scalar directional derivative `a = ⟨∇φ, v⟩` is compared as
 /// `|a − d| / max(‖∇φ‖‖v‖, |d|, 10⁻³|φ|/s)` with `s = max(1, rms)` of the point: relative to its
@@ -62,26 +63,25 @@ public struct OracleCheckReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// Checks every oracle of `problem` at `(x, y)` against central finite differences along
-/// random directions (see ``OracleCheckReport`` for what is compared and how).
+/// Checks every oracle of `problem` — its terms and the oracles derived from them — at `(x, y)`
+/// against central finite differences along random directions (see ``OracleCheckReport`` for
+/// what is compared and how). The door for users' own problems: `(x, y)` are validated here.
 ///
 /// - Parameters:
 ///   - step: The difference step along unit directions; by default `ε^{1/5}·max(1, rms(y))`
 ///     in y and `ε^{1/5}·max(1, rms(x))` in x, which balances truncation (`∝ h⁴`) against
 ///     rounding (`∝ ε/h`) error.
-///   - maxDenseDimension: The dense Hessian is checked only when p is at most this (forming
-///     it costs p² memory and, for hyper-cleaning, O(K² n d²) flops).
-///   - rng: Draws the unit directions and the checked samples.
-/// - Throws: whatever the oracles throw (bad lengths, non-finite inputs).
-/// - Complexity: about 40 oracle calls plus `4·(samples checked)` per-sample losses and, for a
+///   - maxDenseDimension: The dense Hessian is checked only when p is at most this.
+///   - rng: Draws the unit directions, the coefficients and the checked samples.
+/// - Throws: ``BilevelError`` for a bad point; whatever the oracles throw.
+/// - Complexity: about 60 oracle calls on a few samples plus a dozen full-data ones, and, for a
 ///   ``DenseHessianProblem``, one dense Hessian; never O(p) oracle calls.
 public func checkOracles<Problem: BilevelProblem>(
     _ problem: Problem, at x: [Double], _ y: [Double], step: Double? = nil, maxDenseDimension: Int = 1000,
     using rng: inout some RandomNumberGenerator
 ) throws -> OracleCheckReport {
     let p = problem.innerDimension, q = problem.outerDimension, n = problem.trainingCount
-    try requireFiniteVector(x, q, "checkOracles", "x")
-    try requireFiniteVector(y, p, "checkOracles", "y")
+    try validatePoint(problem, x: x, y: y, "checkOracles")
     let root = pow(Double.ulpOfOne, 0.2)
     func rms(_ v: [Double]) -> Double { v.isEmpty ? 0 : BLAS.norm(v) / Double(v.count).squareRoot() }
     let yScale = max(1, rms(y)), xScale = max(1, rms(x))
@@ -106,14 +106,19 @@ public func checkOracles<Problem: BilevelProblem>(
         let slope = a.indices.map { i in (8 * (a[i] - b[i]) - (c[i] - d[i])) / (12 * h) }
         return (slope, a.indices.map { (a[$0] + b[$0]) / 2 })
     }
-    /// The same for a scalar φ.
-    func slope(_ h: Double, _ phi: (Double) throws -> Double) rethrows -> (slope: Double, value: Double) {
-        let both = try slopes(h) { [try phi($0)] }
-        return (both.slope[0], both.value[0])
-    }
     func scalarError(analytic: Double, bound: Double, difference: Double, value: Double, stepScale: Double) -> Double {
         let scale = max(bound, abs(difference), abs(analytic), 1e-3 * abs(value) / stepScale)
-        return scale == 0 ? 0 : abs(analytic - difference) / scale
+        let e = scale == 0 ? 0 : abs(analytic - difference) / scale
+        return e.isNaN ? .infinity : e
+    }
+    /// The worst scalar error over entries: `analytic[j]` against the slope of φ's entry j.
+    func worstScalarError(_ analytic: [Double], bounds: [Double], _ h: Double, stepScale: Double,
+                          _ phi: (Double) throws -> [Double]) rethrows -> Double {
+        let differences = try slopes(h, phi)
+        return analytic.indices.map { j in
+            scalarError(analytic: analytic[j], bound: bounds[j], difference: differences.slope[j],
+                        value: differences.value[j], stepScale: stepScale)
+        }.max() ?? 0
     }
     func vectorError(_ analytic: [Double], _ difference: [Double]) -> Double {
         let diff = zip(analytic, difference).map { $0 - $1 }
@@ -122,126 +127,123 @@ public func checkOracles<Problem: BilevelProblem>(
     }
     var errors = [String: Double]()
     let v = unitDirection(p), w = unitDirection(q), u = unitDirection(p)
-    let checkedSamples = Array((0..<n).shuffled(using: &rng).prefix(3))
+    let checked = Array((0..<n).shuffled(using: &rng).prefix(3))
     let batch = Array((0..<n).shuffled(using: &rng).prefix(8))
+    let data = problem.data
 
-    // Per-sample gradients, regulariser gradient, the weights (needs the loss terms).
-    if let terms = problem as? any PerSampleLossProblem, !checkedSamples.isEmpty {
-        var gradients = Matrix(rows: p, columns: checkedSamples.count)
-        var weights = [Double](repeating: 0, count: checkedSamples.count)
-        try problem.perSampleGradients(x: x, y: y, samples: checkedSamples, into: &gradients, weights: &weights)
-        let lossSlopes = try slopes(hy) { try terms.perSampleLosses(y: shifted(y, v, $0), samples: checkedSamples) }
-        var worst = 0.0
-        for j in checkedSamples.indices {
-            let g = gradients.column(j)
-            let e = scalarError(analytic: BLAS.dot(g, v), bound: BLAS.norm(g), difference: lossSlopes.slope[j],
-                                value: lossSlopes.value[j], stepScale: yScale)
-            worst = max(worst, e.isNaN ? .infinity : e)
-        }
-        errors["perSampleGradients"] = worst
-
-        var rGradient = [Double](repeating: 0, count: p)
-        try problem.regularizerGradient(x: x, y: y, into: &rGradient)
-        let regularizer = try slope(hy) { try terms.regularizerValue(x: x, y: shifted(y, v, $0)) }
-        errors["regularizerGradient"] = scalarError(
-            analytic: BLAS.dot(rGradient, v), bound: BLAS.norm(rGradient), difference: regularizer.slope,
-            value: regularizer.value, stepScale: yScale)
-
-        // g = (1/n) Σ ωᵢ ℓᵢ + R: the weights are checked against the value.
-        let all = Array(0..<n)
-        let losses = try terms.perSampleLosses(y: y, samples: all)
-        var allGradients = Matrix(rows: p, columns: 0)
-        var allWeights = [Double](repeating: 0, count: 0)
-        var weighted = 0.0
-        var start = 0
-        while start < n {  // weights in blocks, to bound the p × block scratch
-            let chunk = Array(start..<min(n, start + 64))
-            if allGradients.columns != chunk.count {
-                allGradients = Matrix(rows: p, columns: chunk.count)
-                allWeights = [Double](repeating: 0, count: chunk.count)
+    if !checked.isEmpty {
+        // G C for random C, column by column along v.
+        var c = Matrix(rows: checked.count, columns: 2)
+        for i in c.storage.indices { c.storage[i] = rng.nextGaussian() }
+        var combinations = Matrix(rows: p, columns: 2)
+        try data.gradientCombinations(at: y, samples: checked, coefficients: c, into: &combinations)
+        errors["gradientCombinations"] = try worstScalarError(
+            (0..<2).map { BLAS.dot(combinations.column($0), v) }, bounds: (0..<2).map { BLAS.norm(combinations.column($0)) },
+            hy, stepScale: yScale) { t in
+                let losses = try data.losses(at: shifted(y, v, t), samples: checked)
+                return (0..<2).map { j in (0..<checked.count).reduce(0) { $0 + c[$1, j] * losses[$1] } }
             }
-            try problem.perSampleGradients(x: x, y: y, samples: chunk, into: &allGradients, weights: &allWeights)
-            for (j, i) in chunk.enumerated() { weighted += allWeights[j] * losses[i] }
-            start += chunk.count
-        }
-        let decomposed = weighted / Double(n) + (try terms.regularizerValue(x: x, y: y))
-        let value = try problem.innerValue(x: x, y: y)
-        let scale = max(abs(value), abs(decomposed))
-        errors["innerValueDecomposition"] = scale == 0 ? 0 : abs(value - decomposed) / scale
+        let gradients = try data.perSampleGradients(at: y, samples: checked)
+        errors["perSampleGradients"] = try worstScalarError(
+            checked.indices.map { BLAS.dot(gradients.column($0), v) },
+            bounds: checked.indices.map { BLAS.norm(gradients.column($0)) }, hy, stepScale: yScale) {
+                try data.losses(at: shifted(y, v, $0), samples: checked)
+            }
+        let projections = try data.gradientProjections(at: y, along: u, samples: checked)
+        errors["gradientProjections"] = try worstScalarError(
+            projections, bounds: checked.indices.map { BLAS.norm(gradients.column($0)) }, hy, stepScale: yScale) {
+                try data.losses(at: shifted(y, u, $0), samples: checked)
+            }
     }
 
-    // Full inner gradient against the inner value.
-    let innerGradient = try problem.innerGradient(x: x, y: y)
-    let inner = try slope(hy) { try problem.innerValue(x: x, y: shifted(y, v, $0)) }
-    errors["innerGradient"] = scalarError(
-        analytic: BLAS.dot(innerGradient, v), bound: BLAS.norm(innerGradient),
-        difference: inner.slope, value: inner.value, stepScale: yScale)
-
-    // Regulariser curvature against the difference of its gradient.
-    let regularizerGradients = try slopes(hy) { t in
+    // The regulariser: gradient against its value, curvature against its gradient.
+    func regularizerGradient(_ at: [Double]) -> [Double] {
         var gradient = [Double](repeating: 0, count: p)
-        try problem.regularizerGradient(x: x, y: shifted(y, v, t), into: &gradient)
+        problem.regularizer.addGradient(x: x, y: at, scaledBy: 1, to: &gradient)
         return gradient
     }
-    let curvature = try problem.regularizerCurvature(x: x, y: y)
-    errors["regularizerCurvature"] = vectorError(zip(curvature, v).map { $0 * $1 }, regularizerGradients.slope)
+    let rGradient = regularizerGradient(y)
+    errors["regularizerGradient"] = worstScalarError([BLAS.dot(rGradient, v)], bounds: [BLAS.norm(rGradient)], hy,
+                                                     stepScale: yScale) {
+        [problem.regularizer.value(x: x, y: shifted(y, v, $0))]
+    }
+    let curvature = problem.regularizerCurvature(x: x, y: y)
+    errors["regularizerCurvature"] = vectorError((0..<p).map { curvature[$0] * v[$0] },
+                                                 slopes(hy) { regularizerGradient(shifted(y, v, $0)) }.slope)
+
+    // g = (1/n) Σ ωᵢ ℓᵢ + R, and its gradient.
+    let value = try problem.innerValue(x: x, y: y)
+    let losses = try data.losses(at: y, samples: nil)
+    let weights = problem.sampleWeights(x: x, samples: nil)
+    let decomposed = (n > 0 ? zip(weights, losses).reduce(0) { $0 + $1.0 * $1.1 } / Double(n) : 0)
+        + problem.regularizer.value(x: x, y: y)
+    let valueScale = max(abs(value), abs(decomposed))
+    errors["innerValueDecomposition"] = valueScale == 0 ? 0 : abs(value - decomposed) / valueScale
+    let innerGradient = try problem.innerGradient(x: x, y: y)
+    errors["innerGradient"] = try worstScalarError([BLAS.dot(innerGradient, v)], bounds: [BLAS.norm(innerGradient)], hy,
+                                                   stepScale: yScale) {
+        [try problem.innerValue(x: x, y: shifted(y, v, $0))]
+    }
 
     // Cross product: wᵀ J u = d/dt ⟨∇_y g(x + t w, y), u⟩.
     if q > 0 {
         let ju = try problem.crossProduct(x: x, y: y, u: u)
-        let cross = try slope(hx) { BLAS.dot(try problem.innerGradient(x: shifted(x, w, $0), y: y), u) }
-        errors["crossProduct"] = scalarError(
-            analytic: BLAS.dot(ju, w), bound: BLAS.norm(ju), difference: cross.slope,
-            value: cross.value, stepScale: xScale)
+        errors["crossProduct"] = try worstScalarError([BLAS.dot(ju, w)], bounds: [BLAS.norm(ju)], hx, stepScale: xScale) {
+            [BLAS.dot(try problem.innerGradient(x: shifted(x, w, $0), y: y), u)]
+        }
     }
 
     // Outer gradients against the outer value.
     let (fx, fy) = try problem.outerGradients(x: x, y: y)
     if q > 0 {
-        let outer = try slope(hx) { try problem.outerValue(x: shifted(x, w, $0), y: y) }
-        errors["outerGradientX"] = scalarError(
-            analytic: BLAS.dot(fx, w), bound: BLAS.norm(fx), difference: outer.slope,
-            value: outer.value, stepScale: xScale)
+        errors["outerGradientX"] = try worstScalarError([BLAS.dot(fx, w)], bounds: [BLAS.norm(fx)], hx, stepScale: xScale) {
+            [try problem.outerValue(x: shifted(x, w, $0), y: y)]
+        }
     }
-    let outer = try slope(hy) { try problem.outerValue(x: x, y: shifted(y, v, $0)) }
-    errors["outerGradientY"] = scalarError(
-        analytic: BLAS.dot(fy, v), bound: BLAS.norm(fy), difference: outer.slope,
-        value: outer.value, stepScale: yScale)
+    errors["outerGradientY"] = try worstScalarError([BLAS.dot(fy, v)], bounds: [BLAS.norm(fy)], hy, stepScale: yScale) {
+        [try problem.outerValue(x: x, y: shifted(y, v, $0))]
+    }
 
     // Hessian-vector products against differences of the (minibatch) gradient.
     if let second = problem as? any SecondOrderBilevelProblem {
-        var hv = [Double](repeating: 0, count: p)
-        try second.hessianVectorProduct(x: x, y: y, v: v, samples: nil, into: &hv)
-        let gradients = try slopes(hy) { try problem.innerGradient(x: x, y: shifted(y, v, $0)) }
-        errors["hessianVectorProduct"] = vectorError(hv, gradients.slope)
-
-        if !batch.isEmpty {
-            func batchGradient(_ at: [Double]) throws -> [Double] {
-                var block = Matrix(rows: p, columns: batch.count)
-                var weights = [Double](repeating: 0, count: batch.count)
-                try problem.perSampleGradients(x: x, y: at, samples: batch, into: &block, weights: &weights)
-                var total = [Double](repeating: 0, count: p)
-                try problem.regularizerGradient(x: x, y: at, into: &total)
-                try BLAS.gemv(.none, alpha: 1 / Double(batch.count), block, weights, beta: 1, &total)
-                return total
-            }
-            var hbv = [Double](repeating: 0, count: p)
-            try second.hessianVectorProduct(x: x, y: y, v: v, samples: batch, into: &hbv)
-            let batchGradients = try slopes(hy) { try batchGradient(shifted(y, v, $0)) }
-            errors["minibatchHessianVectorProduct"] = vectorError(hbv, batchGradients.slope)
-        }
-
-        if let dense = problem as? any DenseHessianProblem, p <= maxDenseDimension {
-            let h = try dense.hessian(x: x, y: y)
-            var denseProduct = [Double](repeating: 0, count: p)
-            try BLAS.gemv(.none, h, v, &denseProduct)
-            errors["denseHessian"] = vectorError(hv, denseProduct)
-            let asymmetry = zip(h.storage, h.transposed.storage).map { $0 - $1 }
-            let norm = BLAS.norm(h.storage)
-            errors["denseHessianSymmetry"] = norm == 0 ? 0 : BLAS.norm(asymmetry) / norm
-        }
+        errors.merge(try checkSecondOrder(second, x: x, y: y, v: v, batch: batch, hy: hy,
+                                          maxDenseDimension: maxDenseDimension, slopes: { try slopes(hy, $0).slope },
+                                          vectorError: vectorError)) { $1 }
     }
     return OracleCheckReport(errors: errors, innerStep: hy, outerStep: hx)
+}
+
+/// The second-order part of ``checkOracles(_:at:_:step:maxDenseDimension:using:)``.
+private func checkSecondOrder<Problem: SecondOrderBilevelProblem>(
+    _ problem: Problem, x: [Double], y: [Double], v: [Double], batch: [Int], hy: Double, maxDenseDimension: Int,
+    slopes: ((Double) throws -> [Double]) throws -> [Double], vectorError: ([Double], [Double]) -> Double
+) throws -> [String: Double] {
+    let p = problem.innerDimension
+    func shifted(_ t: Double) -> [Double] {
+        var out = y
+        BLAS.axpy(t, v, &out)
+        return out
+    }
+    var errors = [String: Double]()
+    var hv = [Double](repeating: 0, count: p)
+    try problem.hessianVectorProduct(x: x, y: y, v: v, samples: nil, into: &hv)
+    errors["hessianVectorProduct"] = vectorError(hv, try slopes { try problem.innerGradient(x: x, y: shifted($0)) })
+    if !batch.isEmpty {
+        var hbv = [Double](repeating: 0, count: p)
+        try problem.hessianVectorProduct(x: x, y: y, v: v, samples: batch, into: &hbv)
+        errors["minibatchHessianVectorProduct"] = vectorError(
+            hbv, try slopes { try problem.innerGradient(x: x, y: shifted($0), samples: batch) })
+    }
+    if let dense = problem as? any DenseHessianProblem, p <= maxDenseDimension {
+        let h = try dense.hessian(x: x, y: y, maxBytes: .max)
+        var denseProduct = [Double](repeating: 0, count: p)
+        try BLAS.gemv(.none, h, v, &denseProduct)
+        errors["denseHessian"] = vectorError(hv, denseProduct)
+        let asymmetry = zip(h.storage, h.transposed.storage).map { $0 - $1 }
+        let norm = BLAS.norm(h.storage)
+        errors["denseHessianSymmetry"] = norm == 0 ? 0 : BLAS.norm(asymmetry) / norm
+    }
+    return errors
 }
 
 /// ``checkOracles(_:at:_:step:maxDenseDimension:using:)`` with directions drawn from

@@ -26,8 +26,8 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         var rng = Xoshiro256StarStar(seed: configuration.seed)
         switch configuration.task {
         case .clean(let noise):
-            let problem = try makeCleaningProblem(configuration, noise: noise, using: &rng)
-            return try runCleaning(problem, configuration, progress: progress)
+            let experiment = try makeCleaningExperiment(configuration, noise: noise, using: &rng)
+            return try runCleaning(experiment, configuration, progress: progress)
         case .regularize(let pair):
             let problem = try makeRegularizationProblem(configuration, pair: pair, using: &rng)
             return try runRegularization(problem, configuration, progress: progress)
@@ -41,33 +41,26 @@ public struct NumericalExperimentRunner: ExperimentRunner {
     func withUserData<T>(_ path: String, _ body: (Dataset) throws -> T) throws -> T {
         do {
             return try body(Dataset.load(csvAt: URL(fileURLWithPath: path)))
-        } catch let BilevelError.data(_, reason) {
+        } catch let DataError.file(_, reason) {
             throw UnusableInputError(option: "--data", path: path, reason: reason)
+        } catch let error as DataError {
+            throw UnusableInputError(option: "--data", path: path, reason: error.description)
         } catch let error as BilevelError {
             throw UnusableInputError(option: "--data", path: path, reason: error.description)
         }
     }
 
-    func makeCleaningProblem(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
-        -> DataHyperCleaning {
+    func makeCleaningExperiment(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
+        -> CleaningExperiment<LinearModel<SoftmaxCrossEntropy>> {
         let split = c.split ?? .standard
         if let path = c.dataFile {
             return try withUserData(path) { data in
-                let parts = try data.split(trainCount: split.training, validationCount: split.validation,
-                                           testCount: split.test, using: &rng)
-                let scaler = try Standardization(fittedTo: parts.training)
-                let (corrupted, record) = try scaler.apply(to: parts.training).withBiasFeature()
-                    .corruptingLabels(fraction: noise, using: &rng)
-                return try DataHyperCleaning(
-                    training: corrupted, corruption: record,
-                    validation: scaler.apply(to: parts.validation).withBiasFeature(),
-                    test: split.test > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil,
-                    l2: Self.cleaningL2)
+                try .standardized(data, trainCount: split.training, validationCount: split.validation,
+                                  testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
             }
         }
-        return try DataHyperCleaning.mnist(trainCount: split.training, validationCount: split.validation,
-                                           testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2,
-                                           using: &rng)
+        return try .mnist(trainCount: split.training, validationCount: split.validation, testCount: split.test,
+                          corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
     }
 
     func makeRegularizationProblem(_ c: RunConfiguration, pair: DigitPair?, using rng: inout Xoshiro256StarStar) throws
@@ -75,7 +68,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         if let path = c.dataFile {
             return try withUserData(path) { data in
                 guard data.classCount == 2 else {
-                    throw BilevelError.data(file: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
+                    throw DataError.file(path: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
                 }
                 let split = c.split ?? Self.proportionalSplit(data.sampleCount)
                 return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
@@ -101,28 +94,22 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     // MARK: Tasks
 
-    func runCleaning(_ problem: DataHyperCleaning, _ c: RunConfiguration, progress: (TraceRecord) -> Void) throws
-        -> RunOutcome {
-        let (x, y, trace) = try optimize(problem, c, progress: progress)
-        guard let corruption = problem.corruption else {
+    func runCleaning<Model>(_ experiment: CleaningExperiment<Model>, _ c: RunConfiguration,
+                            progress: (TraceRecord) -> Void) throws -> RunOutcome
+    where Model: SecondOrderSampleLosses & ClassifierSampleLosses {
+        let problem = experiment.problem
+        guard experiment.corruption.changedCount > 0 else {
             throw BilevelError.invalidHyperparameter(name: "noise", value: "0", requirement: "no label was corrupted")
         }
-        let solver = try InnerSolver(gradientTolerance: 1e-5, maxIterations: 500)
-        let n = problem.trainingCount
-        func testAccuracy(_ weights: [Double]) throws -> Double {
-            let fit = try solver.minimize(problem, x: weights)
-            return try problem.metrics(x: weights, y: fit.y)["test_accuracy"] ?? .nan
-        }
-        let corrupted = try testAccuracy([Double](repeating: 30, count: n))
-        let oracle = try testAccuracy(corruption.replaced.map { $0 ? -30 : 30 })
-        let oracleUnchanged = try testAccuracy(corruption.changed.map { $0 ? -30 : 30 })
-        let cleaned = try testAccuracy(x)
+        let (x, y, trace) = try optimize(problem, c, progress: progress)
+        let references = try experiment.references(learnedOuter: x,
+                                                   solver: InnerSolver(gradientTolerance: 1e-5, maxIterations: 500))
         let final = try problem.metrics(x: x, y: y)
         return RunOutcome(trace: trace, results: [
-            RunResult("corrupted_accuracy", corrupted),
-            RunResult("oracle_accuracy", oracle),
-            RunResult("oracle_unchanged_accuracy", oracleUnchanged),
-            RunResult("cleaned_accuracy", cleaned),
+            RunResult("corrupted_accuracy", references.corrupted),
+            RunResult("oracle_accuracy", references.oracle),
+            RunResult("oracle_unchanged_accuracy", references.oracleUnchanged),
+            RunResult("cleaned_accuracy", references.cleaned),
             RunResult("auroc", final["auroc"] ?? .nan),
             RunResult("sgd_test_accuracy", final["test_accuracy"] ?? .nan),
         ])
@@ -145,8 +132,8 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     // MARK: Estimators and the optimiser
 
-    func optimize<P: DenseHessianProblem>(_ problem: P, _ c: RunConfiguration, progress: (TraceRecord) -> Void) throws
-        -> (x: [Double], y: [Double], trace: [TraceRecord]) {
+    func optimize<P: SecondOrderBilevelProblem>(_ problem: P, _ c: RunConfiguration, progress: (TraceRecord) -> Void)
+        throws -> (x: [Double], y: [Double], trace: [TraceRecord]) {
         var configuration = BilevelOptimizerConfiguration()
         configuration.outerIterations = c.outerSteps
         configuration.innerSteps = c.innerSteps
@@ -174,27 +161,23 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         let budget = Self.secondOrderBudget
         switch c.estimator {
         case .nhgd:
-            let sketch = try FrequentDirectionsSketch(
-                dimension: problem.innerDimension, rank: c.rank, compensation: .scalar,
-                compression: c.sketchColumns.map { columns in
-                    c.compression == .sampled ? .sampledColumns(columns: columns) : .gaussian(columns: columns)
-                } ?? .none,
-                seed: c.seed)
+            let sketch = try FrequentDirectionsSketch(dimension: problem.innerDimension, rank: c.rank, compensation: .scalar)
+            let compression: IngestCompression = c.sketchColumns.map { columns in
+                c.compression == .sampled ? .sampledColumns(columns: columns) : .gaussian(columns: columns)
+            } ?? .none
             return try run(NaturalHypergradient<P, FrequentDirectionsSketch>(
-                sketch: sketch, damping: c.damping, forgetting: .constant(c.forgetting)))
+                sketch: sketch, damping: c.damping,
+                columns: CurvatureColumnRequest(compression: compression, forgetting: .constant(c.forgetting), seed: c.seed)))
         case .cg:
             return try run(ConjugateGradientHypergradient<P>(iterations: budget))
         case .neumann:
-            let step = try Self.safeStepSize(problem)
-            return try run(NeumannHypergradient<P>(terms: budget, stepSize: step, batchSize: c.batchSize))
+            return try run(NeumannHypergradient<P>(terms: budget, stepSize: try safeStepSize(problem), batchSize: c.batchSize))
         case .amigo:
-            let step = try Self.safeStepSize(problem)
-            return try run(AmIGOHypergradient<P>(steps: budget, stepSize: step, batchSize: c.batchSize))
+            return try run(AmIGOHypergradient<P>(steps: budget, stepSize: try safeStepSize(problem), batchSize: c.batchSize))
         case .exact:
             return try run(ExactHypergradient<P>())
         case .soba:
-            let step = try Self.safeStepSize(problem)
-            return try run(SOBAHypergradient<P>(stepSize: step, batchSize: c.batchSize))
+            return try run(SOBAHypergradient<P>(stepSize: try safeStepSize(problem), batchSize: c.batchSize))
         case .qnbo:
             return try run(QuasiNewtonHypergradient<P>(quasiNewtonSteps: budget))
         case .nbo:
@@ -205,13 +188,4 @@ public struct NumericalExperimentRunner: ExperimentRunner {
     /// Hessian-vector products (or quasi-Newton steps) per estimate for the baselines: the
     /// "-10" of CG-10, Neumann-10, AmIGO-10.
     public static let secondOrderBudget = 10
-
-    /// `0.5 / L` with `L` the largest eigenvalue of the full-batch inner Hessian at the
-    /// problem's starting point, estimated by 30 power iterations (``largestHessianEigenvalue(of:x:y:iterations:seed:)``;
-    /// Neumann, AmIGO and SOBA need η ≤ 1/L; the factor ½ leaves room for L to grow as the weights move).
-    static func safeStepSize<P: SecondOrderBilevelProblem>(_ problem: P) throws -> Double {
-        let lambda = try largestHessianEigenvalue(
-            of: problem, x: problem.initialOuter(), y: problem.initialInner(), iterations: 30)
-        return 0.5 / max(lambda, .leastNormalMagnitude)
-    }
 }

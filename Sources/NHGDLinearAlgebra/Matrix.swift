@@ -107,6 +107,25 @@ public struct Matrix: Equatable, Sendable {
         columns = count
     }
 
+    /// Runs `body` on this matrix's storage viewed as a `rows × columns` matrix (same element
+    /// count), without copying: the storage is moved into the view and back. A p × s block of
+    /// vectors `vec(Y_j)`, `Y_j` d × K, is the d × Ks matrix `[Y₁ … Y_s]`.
+    public mutating func withReshaped<T>(rows newRows: Int, columns newColumns: Int,
+                                         _ body: (inout Matrix) throws -> T) rethrows -> T {
+        precondition(newRows >= 0 && newColumns >= 0 && newRows * newColumns == rows * columns,
+                     "withReshaped: element counts differ")
+        var view = Matrix(rows: newRows, columns: newColumns, movingStorage: &storage)
+        defer { storage = view.storage }
+        return try body(&view)
+    }
+
+    private init(rows: Int, columns: Int, movingStorage source: inout [Double]) {
+        self.rows = rows
+        self.columns = columns
+        self.storage = []
+        swap(&self.storage, &source)
+    }
+
     /// Index of the first non-finite element, or `nil` when all are finite.
     public var firstNonFiniteIndex: Int? {
         storage.firstNonFiniteIndex
@@ -116,7 +135,30 @@ public struct Matrix: Equatable, Sendable {
     public var byteCount: Int { storage.count * MemoryLayout<Double>.stride }
 }
 
+extension Matrix {
+    /// Index (into ``storage``) of the first non-finite element in the columns `columns`, or
+    /// `nil` when they are all finite.
+    /// - Complexity: one read of those columns at memory bandwidth.
+    public func firstNonFiniteIndex(inColumns columns: Range<Int>) -> Int? {
+        precondition(columns.lowerBound >= 0 && columns.upperBound <= self.columns, "column range out of bounds")
+        let start = columns.lowerBound * rows
+        return storage.withUnsafeBufferPointer { buffer in
+            UnsafeBufferPointer(rebasing: buffer[start..<(columns.upperBound * rows)]).firstNonFiniteIndex.map { $0 + start }
+        }
+    }
+}
+
 extension Array where Element == Double {
+    /// Index of the first NaN or ±∞, or `nil` when every element is finite (see
+    /// `UnsafeBufferPointer.firstNonFiniteIndex`).
+    /// - Complexity: O(count), one read of the array at memory bandwidth.
+    @inlinable
+    public var firstNonFiniteIndex: Int? {
+        withUnsafeBufferPointer { $0.firstNonFiniteIndex }
+    }
+}
+
+extension UnsafeBufferPointer where Element == Double {
     /// Index of the first NaN or ±∞, or `nil` when every element is finite.
     ///
     /// `x·0` is 0 for finite x and NaN for NaN or ±∞, and NaN survives any sum, so a sum of
@@ -124,23 +166,21 @@ extension Array where Element == Double {
     /// 8-lane accumulators (no reassociation of a strict floating-point reduction is needed,
     /// so it vectorises; about 5× faster than a scalar loop on a block of gradients), and only
     /// when it is not 0 does a scalar scan find the index.
-    /// - Complexity: O(count), one read of the array at memory bandwidth.
+    /// - Complexity: O(count), one read at memory bandwidth.
     @inlinable
     public var firstNonFiniteIndex: Int? {
-        withUnsafeBufferPointer { buffer -> Int? in
-            guard let start = buffer.baseAddress else { return nil }
-            let raw = UnsafeRawPointer(start), stride = MemoryLayout<Double>.stride
-            var even = SIMD8<Double>(), odd = SIMD8<Double>()
-            var i = 0
-            while i + 16 <= buffer.count {
-                even += raw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Double>.self) * 0
-                odd += raw.loadUnaligned(fromByteOffset: (i + 8) * stride, as: SIMD8<Double>.self) * 0
-                i += 16
-            }
-            var probe = (even + odd).sum()
-            while i < buffer.count { probe += buffer[i] * 0; i += 1 }
-            if probe == 0 { return nil }
-            return buffer.firstIndex { !$0.isFinite }
+        guard let start = baseAddress else { return nil }
+        let raw = UnsafeRawPointer(start), stride = MemoryLayout<Double>.stride
+        var even = SIMD8<Double>(), odd = SIMD8<Double>()
+        var i = 0
+        while i + 16 <= count {
+            even += raw.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Double>.self) * 0
+            odd += raw.loadUnaligned(fromByteOffset: (i + 8) * stride, as: SIMD8<Double>.self) * 0
+            i += 16
         }
+        var probe = (even + odd).sum()
+        while i < count { probe += self[i] * 0; i += 1 }
+        if probe == 0 { return nil }
+        return firstIndex { !$0.isFinite }
     }
 }

@@ -1,8 +1,8 @@
 import NHGDLinearAlgebra
 
 /// The exact decayed empirical Fisher as a dense p×p matrix, the reference the sketches are
-/// measured against (ALGORITHMS.md §5): `F ← (1 − β) F + A_blk A_blkᵀ` by one `syrk`, with
-/// `A_blk = G diag(√(β wᵢ / b))`.
+/// measured against (ALGORITHMS.md §5): `F ← (1 − β) F + A_blk A_blkᵀ` by one `syrk` over the
+/// ingested columns `A_blk` (for per-sample gradients `G diag(√(β wᵢ / b))`).
 ///
 /// Memory is p²·8 bytes, so it refuses dimensions whose matrix would exceed `maxBytes`
 /// (p up to a few thousand).
@@ -26,15 +26,12 @@ public struct DenseFisher: FisherSketch, Equatable {
         matrix = Matrix(rows: dimension, columns: dimension)
     }
 
-    /// - Complexity: p²·b flops (`syrk`) plus O(p²) to mirror the triangle.
-    public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
-        let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                            operation: "DenseFisher.ingest")
-        var scaled = Matrix(rows: dimension, columns: gradients.columns)
-        copyScaledColumns(of: gradients, columns: 0..<gradients.columns, scales: scales, multiplier: 1,
-                          into: &scaled, at: 0)
-        try BLAS.syrk(.none, scaled, beta: 1 - beta, &matrix)
-        ingestedCount += gradients.columns
+    /// - Complexity: p²·s flops (`syrk`) plus O(p²) to mirror the triangle.
+    public mutating func ingest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {
+        try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
+                           operation: "DenseFisher.ingest")
+        try BLAS.syrk(.none, block, columns: columns, beta: 1 - beta, &matrix)
+        ingestedCount += columns.count
     }
 
     public mutating func reset() {

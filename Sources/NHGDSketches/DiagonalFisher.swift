@@ -1,7 +1,7 @@
 import NHGDLinearAlgebra
 
 /// The diagonal of the empirical Fisher only, `d = diag(F)`, updated exactly:
-/// `d ← (1 − β) d + Σᵢ aᵢ ∘ aᵢ` with `aᵢ = √(β wᵢ / b)·gᵢ` (ALGORITHMS.md §5, a comparison
+/// `d ← (1 − β) d + Σᵢ aᵢ ∘ aᵢ` over the ingested columns `aᵢ` (for per-sample gradients `√(β wᵢ / b)·gᵢ`) (ALGORITHMS.md §5, a comparison
 /// point; the diagonal preconditioner of Adam-like methods).
 ///
 /// The error `F − diag(F)` is not observable from the diagonal; `spectralErrorBound` reports
@@ -20,21 +20,13 @@ public struct DiagonalFisher: FisherSketch, Equatable {
         diagonal = [Double](repeating: 0, count: dimension)
     }
 
-    /// - Complexity: O(p·b); no allocation beyond the b row scales.
-    public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
-        let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                            operation: "DiagonalFisher.ingest")
+    /// - Complexity: O(p·s); no allocation.
+    public mutating func ingest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {
+        try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
+                           operation: "DiagonalFisher.ingest")
         BLAS.scale(&diagonal, by: 1 - beta)
-        let p = dimension
-        gradients.storage.withUnsafeBufferPointer { g in
-            diagonal.withUnsafeMutableBufferPointer { d in
-                for j in 0..<gradients.columns {
-                    let s2 = scales[j] * scales[j], column = g.baseAddress! + j * p
-                    for i in 0..<p { d[i] += s2 * (column[i] * column[i]) }
-                }
-            }
-        }
-        ingestedCount += gradients.columns
+        addSquaredRowNorms(of: block, columns: columns, weight: 1, to: &diagonal)
+        ingestedCount += columns.count
     }
 
     public mutating func reset() {

@@ -55,23 +55,3 @@ public enum DiagonalCompensation: Sendable, Equatable, Hashable {
     /// The gain is in the typical case (exact variances, never a zero diagonal), not the bound.
     case residualDiagonal
 }
-
-/// Whether `ingest` first compresses each block of b gradients to s columns.
-public enum IngestCompression: Sendable, Equatable, Hashable {
-    /// Every gradient is a row of the stream.
-    case none
-    /// A p×b block `A_blk` (scaled gradients) is replaced by `A_blk Ω`, Ω a b×s matrix of
-    /// independent N(0, 1/s) entries: `E[A_blk Ω Ωᵀ A_blkᵀ] = A_blk A_blkᵀ` (unbiased), at the
-    /// cost of one gemm, and the sketch then ingests s instead of b columns. See
-    /// Docs/sketches.md for the error against s.
-    case gaussian(columns: Int)
-    /// Keeps s of the block's b columns, chosen uniformly without replacement, each scaled by
-    /// `√(b/s)`: with `S` the kept set, every column is kept with probability s/b, so
-    /// `E[(b/s) Σ_{j∈S} aⱼaⱼᵀ] = Σⱼ aⱼaⱼᵀ = A_blk A_blkᵀ` (unbiased). It costs a copy of s
-    /// columns (no gemm) plus the scan of the whole block for NaN and ±∞ that every ingest
-    /// makes (so whether a block is accepted never depends on the draw), and has no effect
-    /// when s ≥ b. Its
-    /// variance is that of sampling without replacement, `(b − s)/(b − 1)` times the
-    /// with-replacement one, and vanishes at s = b.
-    case sampledColumns(columns: Int)
-}

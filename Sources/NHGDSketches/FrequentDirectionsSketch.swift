@@ -40,8 +40,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     public let compensation: DiagonalCompensation
     /// How the buffer is shrunk.
     public let shrinkMethod: ShrinkMethod
-    /// Whether blocks are compressed before they are ingested.
-    public let compression: IngestCompression
 
     /// The buffer: `columnScale · buffer[:, 0..<filledColumns]` is the current `B` (p×m).
     var buffer: Matrix
@@ -63,10 +61,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     public internal(set) var shrinkCount: Int = 0
     /// Structured-Gram shrinks since the last full-Gram one (`.gramTrick` only).
     var shrinksSinceFullGram: Int = 0
-    /// The seed of `compressionGenerator`, for `reset`.
-    let seed: UInt64
-    /// Draws Ω for `IngestCompression.gaussian`.
-    var compressionGenerator: Xoshiro256StarStar
     /// Row-panel scratch for the Gram-trick rotation: `panelRows × 2ℓ` in, `panelRows × ℓ` out.
     var panelIn: Matrix
     var panelOut: Matrix
@@ -77,20 +71,15 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     ///   - rank: ℓ ≥ 1, the number of directions kept.
     ///   - compensation: diagonal compensation (default none).
     ///   - shrinkMethod: `.gramTrick` (default) or `.svd`.
-    ///   - compression: `.none` (default), `.gaussian(columns: s)` or `.sampledColumns(columns: s)`.
-    ///   - seed: seeds the generator that draws the compression matrices.
-    /// - Throws: `invalidArgument` for a non-positive size, interval or width;
+    /// - Throws: `invalidArgument` for a non-positive size or interval;
     ///   `tooLargeToMaterialize` when the p×2ℓ buffer's byte count overflows.
     public init(
-        dimension: Int, rank: Int, compensation: DiagonalCompensation = .none,
-        shrinkMethod: ShrinkMethod = .gramTrick, compression: IngestCompression = .none, seed: UInt64 = 0
+        dimension: Int, rank: Int, compensation: DiagonalCompensation = .none, shrinkMethod: ShrinkMethod = .gramTrick
     ) throws {
         let op = "FrequentDirectionsSketch.init"
         try requirePositive(dimension, "dimension", op)
         try requirePositive(rank, "rank", op)
         if case let .gramTrick(interval) = shrinkMethod { try requirePositive(interval, "reorthogonalizationInterval", op) }
-        if case let .gaussian(columns) = compression { try requirePositive(columns, "compressed width s", op) }
-        if case let .sampledColumns(columns) = compression { try requirePositive(columns, "sampled width s", op) }
         let (elements, overflow) = dimension.multipliedReportingOverflow(by: 2 * rank)
         guard !overflow, elements <= Int.max / 8 else {
             throw LinearAlgebraError.tooLargeToMaterialize(dimension: dimension, bytesNeeded: Int.max, bytesAllowed: Int.max)
@@ -99,9 +88,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         self.rank = rank
         self.compensation = compensation
         self.shrinkMethod = shrinkMethod
-        self.compression = compression
-        self.seed = seed
-        compressionGenerator = Xoshiro256StarStar(seed: seed)
         buffer = Matrix(rows: dimension, columns: 2 * rank)
         exactDiagonal = compensation == .residualDiagonal ? [Double](repeating: 0, count: dimension) : []
         let rows = Self.panelRows(dimension: dimension, rank: rank)
@@ -123,72 +109,39 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
 
     // MARK: FisherSketch
 
-    /// Folds a p×b block into the sketch (see ``FisherSketch/ingest(_:weights:forgetting:)``).
-    /// With `compression == .gaussian(columns: s)` the block is first compressed to s columns
-    /// with Ω drawn from the sketch's own seeded generator; with `.sampledColumns(columns: s)`
-    /// only s columns drawn by that generator are copied, scaled by `√(b/s)`.
-    /// - Complexity: O(p·b) to append, plus a shrink (≈ 7pℓ² flops for the Gram trick) every
-    ///   ℓ appended columns: amortised O(pℓ) per gradient.
-    public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
-        switch compression {
-        case .none:
-            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                                operation: "FrequentDirectionsSketch.ingest")
-            try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
-        case let .gaussian(columns):
-            var rng = compressionGenerator
-            try ingest(gradients, weights: weights, forgetting: beta, compressingTo: columns, using: &rng)
-            compressionGenerator = rng
-        case let .sampledColumns(columns):
-            let b = gradients.columns
-            if columns >= b {
-                let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                                    operation: "FrequentDirectionsSketch.ingest")
-                try append(gradients, rowScales: scales, compression: nil, forgetting: beta)
-                return
+    /// Folds pre-scaled columns into the sketch (see ``FisherSketch/ingest(_:columns:forgetting:)``):
+    /// forgetting, then the columns are appended (columns that are exactly zero are left out:
+    /// they add nothing to F, and in the buffer they would take a slot and could leave a
+    /// rounding-level direction behind after a shrink, raising Δ for nothing), with a shrink
+    /// whenever the buffer is full.
+    /// - Complexity: O(p·s) to append s columns, plus a shrink (≈ 7pℓ² flops for the Gram
+    ///   trick) every ℓ appended columns: amortised O(pℓ) per column.
+    public mutating func ingest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {
+        try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
+                           operation: "FrequentDirectionsSketch.ingest")
+        applyForgetting(beta)
+        var next = columns.lowerBound
+        while next < columns.upperBound {
+            if filledColumns == 2 * rank { try shrink() }
+            let n = min(columns.upperBound - next, 2 * rank - filledColumns)
+            let source = next..<(next + n)
+            if compensation == .residualDiagonal {
+                var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
+                exactDiagonal = []
+                diagonal.withUnsafeMutableBufferPointer { d in
+                    filledColumns += copyNonzeroColumns(of: block, columns: source, multiplier: 1 / columnScale,
+                                                        into: &buffer, at: filledColumns,
+                                                        squaresInto: d, squareWeight: columnScale * columnScale)
+                }
+                exactDiagonal = diagonal
+            } else {
+                filledColumns += copyNonzeroColumns(of: block, columns: source, multiplier: 1 / columnScale,
+                                                    into: &buffer, at: filledColumns)
             }
-            // The whole block is validated first (acceptance must not depend on the draw), then
-            // a partial Fisher–Yates makes the first s entries of `order` a uniform s-subset.
-            let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                                operation: "FrequentDirectionsSketch.ingest")
-            var order = Array(0..<b)
-            var rng = compressionGenerator
-            for i in 0..<columns { order.swapAt(i, i + Int(rng.next(upperBound: UInt64(b - i)))) }
-            compressionGenerator = rng
-            let boost = (Double(b) / Double(columns)).squareRoot()
-            try append(gradients, rowScales: scales.map { $0 * boost }, compression: nil,
-                       selection: order[0..<columns], forgetting: beta)
+            next += n
         }
-    }
-
-    /// Folds a p×b block in after compressing it to s columns without bias: the scaled block
-    /// `A_blk = G diag(√(β wᵢ / b))` is replaced by `A_blk Ω` with Ω ∈ ℝ^{b×s} of independent
-    /// N(0, 1/s) entries, so that `E[A_blk Ω Ωᵀ A_blkᵀ] = A_blk A_blkᵀ`. One gemm (2pbs flops)
-    /// writes the compressed columns straight into the buffer.
-    ///
-    /// The sketch's guarantees then hold for the compressed stream; against the true one the
-    /// estimate is unbiased with a variance that falls like 1/s (Docs/sketches.md). With
-    /// `.residualDiagonal` the tracked diagonal is the compressed stream's, so the two parts of
-    /// the estimate stay consistent.
-    /// - Throws: as ``ingest(_:weights:forgetting:)``, and `invalidArgument` for s < 1.
-    public mutating func ingest(
-        _ gradients: Matrix, weights: [Double]?, forgetting beta: Double, compressingTo s: Int,
-        using rng: inout some RandomNumberGenerator
-    ) throws {
-        let op = "FrequentDirectionsSketch.ingest(compressingTo:)"
-        try requirePositive(s, "compressed width s", op)
-        let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                            operation: op)
-        let b = gradients.columns
-        // Ω with row i scaled by √(β wᵢ / b): then G Ω = A_blk Ω_unscaled.
-        var omega = Matrix(rows: b, columns: s)
-        let normalisation = 1 / Double(s).squareRoot()
-        omega.storage.withUnsafeMutableBufferPointer { o in
-            for j in 0..<s {
-                for i in 0..<b { o[i + j * b] = rng.nextGaussian() * normalisation * scales[i] }
-            }
-        }
-        try append(gradients, rowScales: scales, compression: omega, forgetting: beta)
+        ingestedCount += columns.count
+        _checkInvariants()
     }
 
     public mutating func reset() {
@@ -201,7 +154,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         ingestedCount = 0
         shrinkCount = 0
         shrinksSinceFullGram = 0
-        compressionGenerator = Xoshiro256StarStar(seed: seed)
     }
 
     /// `diag(d) + U Uᵀ` with `U = B` (all m ≤ 2ℓ buffered columns, so nothing more is lost) and
@@ -261,9 +213,8 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         if filledColumns + incoming.filledColumns > 2 * rank { try shrink() }
         foldColumnScale()
         let count = incoming.filledColumns
-        copyScaledColumns(of: incoming.buffer, columns: 0..<count, scales: [Double](repeating: 1, count: count),
-                          multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
-        filledColumns += count
+        filledColumns += copyNonzeroColumns(of: incoming.buffer, columns: 0..<count,
+                                            multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
         shrunkMass += incoming.shrunkMass
         if compensation == .residualDiagonal { BLAS.axpy(1, incoming.exactDiagonal, &exactDiagonal) }
         ingestedCount += incoming.ingestedCount
@@ -271,51 +222,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         _checkInvariants()
     }
 
-    // MARK: Ingestion
-
-    /// Applies forgetting, then appends the block's columns (scaled, or compressed by
-    /// `compression` whose rows are already scaled, or only the columns `selection`),
-    /// shrinking whenever the buffer is full.
-    mutating func append(_ gradients: Matrix, rowScales: [Double], compression omega: Matrix?,
-                         selection: ArraySlice<Int>? = nil, forgetting beta: Double) throws {
-        applyForgetting(beta)
-        let all = Array(0..<(selection == nil ? gradients.columns : 0))
-        // A column with scale 0 (weight 0) adds nothing to F. Left in, it would take a buffer
-        // slot and could leave a rounding-level direction behind after a shrink, bringing the
-        // next shrink forward and raising Δ for nothing; so it is left out.
-        let sources = omega != nil ? all[...] : (selection ?? all[...]).filter { rowScales[$0] != 0 }[...]
-        let incoming = omega?.columns ?? sources.count
-        var done = 0
-        while done < incoming {
-            if filledColumns == 2 * rank { try shrink() }
-            let n = min(incoming - done, 2 * rank - filledColumns)
-            let target = filledColumns..<(filledColumns + n)
-            if let omega {
-                try BLAS.gemm(.none, .none, alpha: 1 / columnScale, gradients, columns: 0..<gradients.columns,
-                              omega, columns: done..<(done + n),
-                              beta: 0, &buffer, columns: target)
-                if compensation == .residualDiagonal {
-                    addSquaredRowNorms(of: buffer, columns: target, weight: columnScale * columnScale, to: &exactDiagonal)
-                }
-            } else if compensation == .residualDiagonal {
-                var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
-                exactDiagonal = []
-                diagonal.withUnsafeMutableBufferPointer { d in
-                    copyScaledColumns(of: gradients, columns: sources.dropFirst(done).prefix(n), scales: rowScales,
-                                      multiplier: 1 / columnScale, into: &buffer, at: filledColumns,
-                                      squaresInto: d, squareWeight: columnScale * columnScale)
-                }
-                exactDiagonal = diagonal
-            } else {
-                copyScaledColumns(of: gradients, columns: sources.dropFirst(done).prefix(n), scales: rowScales,
-                                  multiplier: 1 / columnScale, into: &buffer, at: filledColumns)
-            }
-            filledColumns += n
-            done += n
-        }
-        ingestedCount += gradients.columns
-        _checkInvariants()
-    }
+    // MARK: Forgetting
 
     /// `F ← (1 − β) F`: O(1) on the buffer (through c), O(p) on the tracked diagonal. β = 1
     /// empties the sketch.

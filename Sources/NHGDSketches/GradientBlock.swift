@@ -1,53 +1,35 @@
 import NHGDLinearAlgebra
 
-/// Checks one block of gradients for `FisherSketch.ingest` and returns the row scales of the
-/// Fisher stream (ALGORITHMS.md §3, §5):
-///
-/// ```
-/// F ← (1 − β) F + β · (1/b) Σᵢ wᵢ gᵢ gᵢᵀ  =  (1 − β) F + Σᵢ aᵢ aᵢᵀ,    aᵢ = √(β wᵢ / b) · gᵢ
-/// ```
-///
-/// so the "rows of A" that every sketch summarises are the gradients scaled by
-/// `√(β wᵢ / b)`, and the old part of the stream is scaled by `√(1 − β)`.
-///
-/// Every check runs before any sketch is touched, which is how the sketches keep their
-/// "a call that throws leaves the sketch unchanged" contract.
-/// - Throws: `dimensionMismatch` (rows ≠ p, weights of the wrong length), `nonFinite`
-///   (gradients, weights), `invalidArgument` (empty block, negative weight, β ∉ (0, 1],
-///   including NaN and ±∞).
-/// The whole block is scanned even when a compression will read only some columns, so
-/// whether a block is accepted never depends on a random draw.
-/// - Complexity: one pass over the block.
-func validatedRowScales(
-    _ gradients: Matrix, weights: [Double]?, forgetting beta: Double, dimension p: Int, operation: String
-) throws -> [Double] {
-    guard gradients.rows == p else {
+// The checks every sketch makes before it touches its state, which is how the sketches keep
+// their "a call that throws leaves the sketch unchanged" contract, and the column kernels
+// they share.
+
+/// Checks a block handed to `FisherSketch.ingest(_:columns:forgetting:)`: p rows, a column
+/// range inside the block, finite values in those columns, β ∈ (0, 1].
+/// - Complexity: one pass over the columns.
+func validateIngest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double, dimension p: Int,
+                    operation: String) throws {
+    guard block.rows == p else {
         throw LinearAlgebraError.dimensionMismatch(
-            operation: operation, expected: "gradients with \(p) rows", actual: "\(gradients.rows) rows")
+            operation: operation, expected: "columns with \(p) rows", actual: "\(block.rows) rows")
     }
-    let b = gradients.columns
-    guard b > 0 else {
-        throw LinearAlgebraError.invalidArgument(
-            operation: operation, message: "the block of gradients is empty (the block mean (1/b) Σ needs b ≥ 1)")
+    guard columns.lowerBound >= 0, columns.upperBound <= block.columns else {
+        throw LinearAlgebraError.dimensionMismatch(
+            operation: operation, expected: "a column range inside 0..<\(block.columns)",
+            actual: "\(columns.lowerBound)..<\(columns.upperBound)")
     }
+    try requireForgetting(beta, operation)
+    if let bad = block.firstNonFiniteIndex(inColumns: columns) {
+        throw LinearAlgebraError.nonFinite(operation: operation, argument: "columns", index: bad)
+    }
+}
+
+/// Checks a forgetting factor: β ∈ (0, 1], finite.
+func requireForgetting(_ beta: Double, _ operation: String) throws {
     guard beta.isFinite, beta > 0, beta <= 1 else {
         throw LinearAlgebraError.invalidArgument(
             operation: operation, message: "the forgetting factor β must lie in (0, 1], got \(beta)")
     }
-    if let w = weights {
-        try requireLength(w, b, operation, "weights")
-        try requireFinite(w, operation, "weights")
-        if let negative = w.firstIndex(where: { $0 < 0 }) {
-            throw LinearAlgebraError.invalidArgument(
-                operation: operation, message: "weights must be ≥ 0, but weights[\(negative)] = \(w[negative])")
-        }
-    }
-    if let bad = gradients.firstNonFiniteIndex {
-        throw LinearAlgebraError.nonFinite(operation: operation, argument: "gradients", index: bad)
-    }
-    let base = beta / Double(b)
-    if let w = weights { return w.map { (base * $0).squareRoot() } }
-    return [Double](repeating: base.squareRoot(), count: b)
 }
 
 /// Checks a configuration integer (rank, capacity, compressed width) is positive.
@@ -66,36 +48,44 @@ func validatedExtraDiagonal(_ extra: [Double]?, dimension p: Int, operation: Str
     return extra
 }
 
-/// Writes `scale[j] · multiplier · G[:, j]` for `j ∈ sourceColumns` into consecutive columns of
-/// `destination` starting at `destinationColumn`, and, when `squaresInto` is given, adds the
-/// squares of the written values times `squareWeight` to it (the exact-diagonal tracker).
+/// Copies the columns `sourceColumns` of `block`, times `multiplier`, into consecutive columns
+/// of `destination` from `destinationColumn`, skipping columns that are exactly zero (they add
+/// nothing to F), and, when `squaresInto` is given, adds the squares of the written values
+/// times `squareWeight` to it (the exact-diagonal tracker). Returns the number written.
 /// - Complexity: one pass over the copied columns; no allocation.
-func copyScaledColumns(
-    of gradients: Matrix, columns sourceColumns: some Collection<Int>, scales: [Double], multiplier: Double,
+@discardableResult
+func copyNonzeroColumns(
+    of block: Matrix, columns sourceColumns: Range<Int>, multiplier: Double,
     into destination: inout Matrix, at destinationColumn: Int,
     squaresInto diagonal: UnsafeMutableBufferPointer<Double>? = nil, squareWeight: Double = 1
-) {
-    let p = gradients.rows
-    precondition(destination.rows == p && destinationColumn + sourceColumns.count <= destination.columns)
-    gradients.storage.withUnsafeBufferPointer { src in
+) -> Int {
+    let p = block.rows
+    precondition(destination.rows == p)
+    var written = 0
+    block.storage.withUnsafeBufferPointer { src in
         destination.storage.withUnsafeMutableBufferPointer { dst in
-            for (offset, j) in sourceColumns.enumerated() {
-                let s = scales[j] * multiplier
+            for j in sourceColumns {
                 let from = src.baseAddress! + j * p
-                let to = dst.baseAddress! + (destinationColumn + offset) * p
+                var nonzero = false
+                for i in 0..<p where from[i] != 0 { nonzero = true; break }
+                if !nonzero { continue }
+                precondition(destinationColumn + written < destination.columns, "copyNonzeroColumns: no room")
+                let to = dst.baseAddress! + (destinationColumn + written) * p
                 if let diagonal {
                     let d = diagonal.baseAddress!
                     for i in 0..<p {
-                        let x = s * from[i]
+                        let x = multiplier * from[i]
                         to[i] = x
                         d[i] += squareWeight * (x * x)
                     }
                 } else {
-                    for i in 0..<p { to[i] = s * from[i] }
+                    for i in 0..<p { to[i] = multiplier * from[i] }
                 }
+                written += 1
             }
         }
     }
+    return written
 }
 
 /// Adds `weight · Σ_j M[i, j]²` over `columns` of `m` to `diagonal[i]`.

@@ -3,19 +3,20 @@ import NHGDLinearAlgebra
 /// The exact empirical Fisher of the last `capacity` gradients: a ring buffer of their scaled
 /// columns (ALGORITHMS.md §5, a comparison point for the sketches).
 ///
-/// **Forgetting.** The window applies β exactly as the stream does: a gradient enters as
-/// `aᵢ = √(β wᵢ / b)·gᵢ` and every later ingest scales it by `√(1 − β)`, so the estimate is
+/// **Forgetting.** The window applies β exactly as the stream does: a column `aᵢ` (for a
+/// per-sample gradient `√(β wᵢ / b)·gᵢ`) enters as it is and every later ingest scales it by
+/// `√(1 − β)`, so the estimate is
 ///
 /// ```
-/// F̂ = Σ_{i in window} (decay of i) · (β / b) wᵢ gᵢ gᵢᵀ,
+/// F̂ = Σ_{i in window} (decay of i) · aᵢ aᵢᵀ,
 /// ```
 ///
-/// the decayed Fisher `F` with the gradients older than the window dropped. It is exact on
+/// the decayed Fisher `F` with the columns older than the window dropped. It is exact on
 /// the window, and `F − F̂` is the (positive semidefinite) part that fell out, so
 /// `‖F − F̂‖₂ ≤ tr(F − F̂) = Σ_{evicted} (decay)·‖aᵢ‖²`: that decayed evicted mass is
 /// `spectralErrorBound`. (With β = 1 on every block the window holds only the last block.)
 ///
-/// Forgetting costs O(1) (a common scale c with `F̂ = c² RRᵀ`); an ingest costs O(p·b) and
+/// Forgetting costs O(1) (a common scale c with `F̂ = c² RRᵀ`); an ingest costs O(p·s) and
 /// allocates nothing.
 public struct WindowSketch: FisherSketch, Equatable {
     public let dimension: Int
@@ -41,10 +42,10 @@ public struct WindowSketch: FisherSketch, Equatable {
         ring = Matrix(rows: dimension, columns: capacity)
     }
 
-    /// - Complexity: O(p·b), plus O(p) per evicted gradient for its norm.
-    public mutating func ingest(_ gradients: Matrix, weights: [Double]?, forgetting beta: Double) throws {
-        let scales = try validatedRowScales(gradients, weights: weights, forgetting: beta, dimension: dimension,
-                                            operation: "WindowSketch.ingest")
+    /// - Complexity: O(p·s) for s columns, plus O(p) per evicted column for its norm.
+    public mutating func ingest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {
+        try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
+                           operation: "WindowSketch.ingest")
         if beta == 1 {
             filledColumns = 0
             head = 0
@@ -56,7 +57,7 @@ public struct WindowSketch: FisherSketch, Equatable {
             if columnScale < 0x1p-400 { foldColumnScale() }
         }
         let p = dimension
-        for j in 0..<gradients.columns {
+        for j in columns {
             if filledColumns == capacity {
                 let norm = ring.storage.withUnsafeBufferPointer { s in
                     var sum = 0.0
@@ -65,12 +66,16 @@ public struct WindowSketch: FisherSketch, Equatable {
                 }
                 evictedMass += columnScale * columnScale * norm
             }
-            copyScaledColumns(of: gradients, columns: j..<(j + 1), scales: scales, multiplier: 1 / columnScale,
-                              into: &ring, at: head)
+            ring.storage.withUnsafeMutableBufferPointer { dst in
+                block.storage.withUnsafeBufferPointer { src in
+                    let from = src.baseAddress! + j * p, to = dst.baseAddress! + head * p
+                    for i in 0..<p { to[i] = from[i] / columnScale }
+                }
+            }
             head = (head + 1) % capacity
             filledColumns = min(filledColumns + 1, capacity)
         }
-        ingestedCount += gradients.columns
+        ingestedCount += columns.count
     }
 
     mutating func foldColumnScale() {

@@ -2,3 +2,4 @@
 @_exported import NHGDLinearAlgebra
 @_exported import NHGDSketches
 @_exported import NHGDBilevel
+@_exported import NHGDExperiments

@@ -1,7 +1,7 @@
 import NHGDLinearAlgebra
 
 /// AmIGO (Arbel & Mairal 2022): N warm-started stochastic gradient steps on the quadratic
-/// `½ zᵀ H z − zᵀ ∇ᵧf`,
+/// `½ zᵀ H z − zᵀ ∇ᵧf` (``RichardsonIteration``),
 ///
 /// ```
 /// z ← z − α (H_B z − ∇ᵧf),
@@ -27,29 +27,14 @@ public struct AmIGOHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradi
 
     public mutating func reset() { previousSolution = nil }
 
-    public mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate {
-        let start = monotonicSeconds()
-        try validatePoint(problem, x: x, y: y, "AmIGOHypergradient")
-        let p = problem.innerDimension
-        var counts = OracleCounts()
-        let (fx, b) = try problem.outerGradients(x: x, y: y)
-        counts.outerGradients += 1
-        var z = previousSolution ?? [Double](repeating: 0, count: p)
-        if z.count != p { z = [Double](repeating: 0, count: p) }
-        var hz = [Double](repeating: 0, count: p)
-        for _ in 0..<steps {
-            let samples = batchSize.map { drawMinibatch($0, from: problem.trainingCount, using: &rng) }
-            try problem.hessianVectorProduct(x: x, y: y, v: z, samples: samples, into: &hz)
-            counts.hessianVectorProducts += 1
-            // z ← z − α(Hz − b)
-            BLAS.axpy(-stepSize, hz, &z)
-            BLAS.axpy(stepSize, b, &z)
-        }
+    public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution {
+        let start = previousSolution.flatMap { $0.count == system.dimension ? $0 : nil }
+            ?? [Double](repeating: 0, count: system.dimension)
+        let operators = (0..<steps).map { _ in system.hessian(samples: system.minibatch(batchSize, using: &rng)) }
+        let z = try RichardsonIteration.solve(stepSize: stepSize, try system.rightHandSide(), start: start, operators: operators)
+        system.countHessianVectorProducts(steps)
         previousSolution = z
-        let d = try assembleHypergradient(problem, x: x, y: y, outerGradientX: fx, u: z, counts: &counts)
-        return HypergradientEstimate(hypergradient: d, solution: z, oracleCalls: counts,
-                                     seconds: monotonicSeconds() - start, errorBound: nil)
+        return AdjointSolution(u: z)
     }
 }

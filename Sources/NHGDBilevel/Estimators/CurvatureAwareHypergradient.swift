@@ -50,82 +50,18 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
 
     public mutating func reset() { correctedInner = nil }
 
-    public mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate {
-        let start = monotonicSeconds()
-        try validatePoint(problem, x: x, y: y, "CurvatureAwareHypergradient")
-        let p = problem.innerDimension
-        var counts = OracleCounts()
-        let samples = batchSize.map { drawMinibatch($0, from: problem.trainingCount, using: &rng) }
-
-        let innerGradient: [Double]
-        if let samples {
-            var block = Matrix(rows: p, columns: samples.count)
-            var weights = [Double](repeating: 0, count: samples.count)
-            try problem.perSampleGradients(x: x, y: y, samples: samples, into: &block, weights: &weights)
-            var gradient = [Double](repeating: 0, count: p)
-            try problem.regularizerGradient(x: x, y: y, into: &gradient)
-            try BLAS.gemv(.none, alpha: 1 / Double(samples.count), block, weights, beta: 1, &gradient)
-            innerGradient = gradient
-            counts.sampleGradients += samples.count
-        } else {
-            innerGradient = try problem.innerGradient(x: x, y: y)
-            counts.sampleGradients += problem.trainingCount
-        }
-        let (_, fy) = try problem.outerGradients(x: x, y: y)
-        counts.outerGradients += 1
-
-        var workspace = [Double](repeating: 0, count: p)
-        let newton = try conjugateGradients(problem, x: x, y: y, rightHandSide: innerGradient, samples: samples,
-                                            workspace: &workspace, counts: &counts)
-        let adjoint = try conjugateGradients(problem, x: x, y: y, rightHandSide: fy, samples: samples,
-                                             workspace: &workspace, counts: &counts)
-        var corrected = y
+    public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution {
+        let samples = system.minibatch(batchSize, using: &rng)
+        let innerGradient = try system.innerGradient(samples: samples)
+        let newton = try system.conjugateGradients(innerGradient, iterations: iterations, relativeTolerance: tolerance,
+                                                   samples: samples)
+        let adjoint = try system.conjugateGradients(iterations: iterations, relativeTolerance: tolerance, samples: samples)
+        var corrected = system.y
         BLAS.axpy(-1, newton.solution, &corrected)
         try requireAllFinite(corrected, "CurvatureAwareHypergradient", "the Newton-corrected inner iterate")
-
-        let (fxCorrected, _) = try problem.outerGradients(x: x, y: corrected)
-        counts.outerGradients += 1
-        let u = adjoint.solution
-        let d = try assembleHypergradient(problem, x: x, y: corrected, outerGradientX: fxCorrected, u: u,
-                                          counts: &counts)
-        var bound: Double?
-        if samples == nil, let mu = try problem.regularizerCurvature(x: x, y: y).min(), mu > 0 {
-            let e = adjoint.residualNorm / mu, uNorm = BLAS.norm(u)
-            bound = uNorm > e ? e / (uNorm - e) : nil
-        }
         correctedInner = corrected
-        return HypergradientEstimate(hypergradient: d, solution: u, oracleCalls: counts,
-                                     seconds: monotonicSeconds() - start, errorBound: bound)
-    }
-
-    /// At most ``iterations`` CG steps on `H z = b` from `z = 0` (H on `samples`, or all data).
-    /// Returns `z` and the norm of the recursively updated residual `b − H z`.
-    private func conjugateGradients(
-        _ problem: Problem, x: [Double], y: [Double], rightHandSide b: [Double], samples: [Int]?,
-        workspace hv: inout [Double], counts: inout OracleCounts
-    ) throws -> (solution: [Double], residualNorm: Double) {
-        var z = [Double](repeating: 0, count: b.count)
-        var r = b
-        var direction = r
-        var rr = BLAS.dot(r, r)
-        let threshold = tolerance * BLAS.norm(b)
-        var k = 0
-        while k < iterations, rr > 0, rr.squareRoot() > threshold {
-            try problem.hessianVectorProduct(x: x, y: y, v: direction, samples: samples, into: &hv)
-            counts.hessianVectorProducts += 1
-            let curvature = BLAS.dot(direction, hv)
-            guard curvature > 0 else { break }  // H not positive definite along this direction
-            let alpha = rr / curvature
-            BLAS.axpy(alpha, direction, &z)
-            BLAS.axpy(-alpha, hv, &r)
-            let rrNext = BLAS.dot(r, r)
-            BLAS.scale(&direction, by: rrNext / rr)
-            BLAS.axpy(1, r, &direction)
-            rr = rrNext
-            k += 1
-        }
-        return (z, rr.squareRoot())
+        let bound = samples == nil ? system.residualErrorBound(u: adjoint.solution, residualNorm: adjoint.residualNorm) : nil
+        return AdjointSolution(u: adjoint.solution, assemblyPoint: corrected, errorBound: bound)
     }
 }

@@ -1,6 +1,6 @@
 import NHGDLinearAlgebra
 
-/// The truncated Neumann series of stocBiO (Ji, Yang, Liang 2021):
+/// The truncated Neumann series of stocBiO (Ji, Yang, Liang 2021; ``NeumannSeries``):
 ///
 /// ```
 /// u = η Σ_{q=0}^{Q} Π_{j≤q} (I − η H_{B_j}) ∇ᵧf
@@ -26,36 +26,19 @@ public struct NeumannHypergradient<Problem: SecondOrderBilevelProblem>: Hypergra
         self.batchSize = batchSize
     }
 
-    public mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate {
-        let start = monotonicSeconds()
-        try validatePoint(problem, x: x, y: y, "NeumannHypergradient")
-        let p = problem.innerDimension
-        var counts = OracleCounts()
-        let (fx, b) = try problem.outerGradients(x: x, y: y)
-        counts.outerGradients += 1
-        var v = b, sum = b
-        var hv = [Double](repeating: 0, count: p)
-        for _ in 0..<terms {
-            let samples = batchSize.map { drawMinibatch($0, from: problem.trainingCount, using: &rng) }
-            try problem.hessianVectorProduct(x: x, y: y, v: v, samples: samples, into: &hv)
-            counts.hessianVectorProducts += 1
-            BLAS.axpy(-stepSize, hv, &v)
-            BLAS.axpy(1, v, &sum)
-        }
-        BLAS.scale(&sum, by: stepSize)
-        let d = try assembleHypergradient(problem, x: x, y: y, outerGradientX: fx, u: sum, counts: &counts)
+    public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution {
+        let factors = (0..<terms).map { _ in system.hessian(samples: system.minibatch(batchSize, using: &rng)) }
+        let u = try NeumannSeries.apply(stepSize: stepSize, to: try system.rightHandSide(), operators: factors)
+        system.countHessianVectorProducts(terms)
         var bound: Double?
-        if batchSize == nil, let mu = try problem.regularizerCurvature(x: x, y: y).min(), mu > 0, stepSize * mu < 1 {
-            bound = pow1p(-stepSize * mu, terms + 1)
-        }
-        return HypergradientEstimate(hypergradient: d, solution: sum, oracleCalls: counts,
-                                     seconds: monotonicSeconds() - start, errorBound: bound)
+        let mu = system.regularizerCurvature.minimum
+        if batchSize == nil, mu > 0, stepSize * mu < 1 { bound = pow1p(-stepSize * mu, terms + 1) }
+        return AdjointSolution(u: u, errorBound: bound)
     }
 }
 
-/// `(1 + a)^n` for small |a|, accurate near a = 0.
+/// `(1 + a)^n` by repeated squaring.
 func pow1p(_ a: Double, _ n: Int) -> Double {
     var result = 1.0, base = 1 + a, e = n
     while e > 0 {

@@ -4,7 +4,7 @@ import NHGDLinearAlgebra
 /// steps on the inner problem whose curvature pairs, at no extra oracle cost, give an
 /// approximate `H⁻¹` for the hypergradient. First-order oracles only.
 ///
-/// Each ``estimate(problem:x:y:using:)``, from `y₀ = y`:
+/// Each solve, from `y₀ = y`:
 ///
 /// ```
 /// for i = 0 … K−1:
@@ -101,13 +101,9 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
         lastInnerIterate = nil
     }
 
-    public mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate {
-        let start = monotonicSeconds()
-        try validatePoint(problem, x: x, y: y, "QuasiNewtonHypergradient")
-        let p = problem.innerDimension, n = problem.trainingCount
-        var counts = OracleCounts()
+    public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution {
+        let p = system.dimension
         var memoryState: LBFGSInverseHessian
         if warmMemory, let kept = inverseHessian, kept.dimension == p {
             memoryState = kept
@@ -115,11 +111,9 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
             memoryState = try LBFGSInverseHessian(dimension: p, memory: memory, curvatureThreshold: curvatureThreshold)
         }
 
-        var current = y
-        var value = try problem.innerValue(x: x, y: current)
-        counts.sampleLosses += n
-        var gradient = try problem.innerGradient(x: x, y: current)
-        counts.sampleGradients += n
+        var current = system.y
+        var value = try system.innerValue(at: current)
+        var gradient = try system.innerGradient(at: current)
         var trial = current
         let stoppingNorm = gradientTolerance * BLAS.norm(gradient)
         for _ in 0..<quasiNewtonSteps {
@@ -140,8 +134,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
             for _ in 0...maximumBacktracks {
                 trial = current
                 BLAS.axpy(alpha, direction, &trial)
-                trialValue = try problem.innerValue(x: x, y: trial)
-                counts.sampleLosses += n
+                trialValue = try system.innerValue(at: trial)
                 if trialValue.isFinite, trialValue <= value + armijoConstant * alpha * slope {
                     accepted = true
                     break
@@ -149,8 +142,7 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
                 alpha *= backtrackingFactor
             }
             guard accepted else { break }
-            let nextGradient = try problem.innerGradient(x: x, y: trial)
-            counts.sampleGradients += n
+            let nextGradient = try system.innerGradient(at: trial)
             var s = direction
             BLAS.scale(&s, by: alpha)
             var change = nextGradient
@@ -160,15 +152,10 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
             gradient = nextGradient
             value = trialValue
         }
-        try requireAllFinite(current, "QuasiNewtonHypergradient", "the quasi-Newton iterate")
-
-        let (fx, fy) = try problem.outerGradients(x: x, y: current)
-        counts.outerGradients += 1
-        let u = try memoryState.apply(fy)
-        let d = try assembleHypergradient(problem, x: x, y: current, outerGradientX: fx, u: u, counts: &counts)
+        try system.moveInner(to: current)
+        let u = try memoryState.apply(system.rightHandSide())
         inverseHessian = memoryState
         lastInnerIterate = current
-        return HypergradientEstimate(hypergradient: d, solution: u, oracleCalls: counts,
-                                     seconds: monotonicSeconds() - start, errorBound: nil)
+        return AdjointSolution(u: u)
     }
 }

@@ -11,15 +11,14 @@ import NHGDLinearAlgebra
 /// x ← x − γ (∇ₓf + J v)
 /// ```
 ///
-/// This estimator is the `v` and `x` half. Each ``estimate(problem:x:y:using:)`` takes one
-/// step on `v` (warm-started from the previous call) with one Hessian-vector product on a fresh
-/// minibatch of ``batchSize`` samples, then returns `d = ∇ₓf + J v` with the *updated* `v`,
-/// and reports `solution = −v` so that, as for every other method, `solution ≈ u = H⁻¹∇ᵧf`.
-/// The `y` half is ``BilevelOptimizer``'s inner SGD: run with
-/// `configuration.innerSteps = 1` (and `innerLearningRate = ρ`), the optimiser *is* the SOBA
-/// single loop, in the alternating order `y`, then `v`, then `x` (each step sees the newest
-/// values of the others; the paper updates all three from the same point). The minibatch
-/// of the `y` step and that of the `v` step are drawn independently.
+/// This estimator is the `v` and `x` half. Each solve takes one step on `v` (warm-started from
+/// the previous call) with one Hessian-vector product on a fresh minibatch of ``batchSize``
+/// samples and returns `u = −v` with the *updated* `v`, so that, as for every other method,
+/// `u ≈ H⁻¹∇ᵧf` and `d = ∇ₓf − J u = ∇ₓf + J v`. The `y` half is ``BilevelOptimizer``'s inner
+/// SGD: run with `configuration.innerSteps = 1` (and `innerLearningRate = ρ`), the optimiser
+/// *is* the SOBA single loop, in the alternating order `y`, then `v`, then `x` (each step sees
+/// the newest values of the others; the paper updates all three from the same point). The
+/// minibatch of the `y` step and that of the `v` step are drawn independently.
 ///
 /// Step size: `ρ_t = ρ₀ / t^a` at the t-th estimate since the last ``reset()`` (`a = 0`:
 /// constant, as in the paper's experiments; `a ∈ (0, 1]` gives the decreasing steps of the
@@ -67,33 +66,21 @@ public struct SOBAHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradie
         stepCount = 0
     }
 
-    public mutating func estimate(
-        problem: Problem, x: [Double], y: [Double], using rng: inout Xoshiro256StarStar
-    ) throws -> HypergradientEstimate {
-        let start = monotonicSeconds()
-        try validatePoint(problem, x: x, y: y, "SOBAHypergradient")
-        let p = problem.innerDimension
-        var counts = OracleCounts()
-        let (fx, fy) = try problem.outerGradients(x: x, y: y)
-        counts.outerGradients += 1
-        var v = direction ?? [Double](repeating: 0, count: p)
-        if v.count != p { v = [Double](repeating: 0, count: p) }
-        let samples = batchSize.map { drawMinibatch($0, from: problem.trainingCount, using: &rng) }
-        var hv = [Double](repeating: 0, count: p)
-        try problem.hessianVectorProduct(x: x, y: y, v: v, samples: samples, into: &hv)
-        counts.hessianVectorProducts += 1
+    public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
+        -> AdjointSolution {
+        var v = direction.flatMap { $0.count == system.dimension ? $0 : nil }
+            ?? [Double](repeating: 0, count: system.dimension)
+        let samples = system.minibatch(batchSize, using: &rng)
+        var hv = [Double](repeating: 0, count: system.dimension)
+        try system.hessianVectorProduct(v, samples: samples, into: &hv)
         let rho = stepSize(atStep: stepCount + 1)
         // v ← v − ρ (H_B v + ∇ᵧf)
         BLAS.axpy(-rho, hv, &v)
-        BLAS.axpy(-rho, fy, &v)
+        BLAS.axpy(-rho, try system.rightHandSide(), &v)
         try requireAllFinite(v, "SOBAHypergradient", "v (lower the step size)")
-        // d = ∇ₓf + J v = ∇ₓf − J u with u = −v.
-        var u = v
-        BLAS.scale(&u, by: -1)
-        let d = try assembleHypergradient(problem, x: x, y: y, outerGradientX: fx, u: u, counts: &counts)
         direction = v
         stepCount += 1
-        return HypergradientEstimate(hypergradient: d, solution: u, oracleCalls: counts,
-                                     seconds: monotonicSeconds() - start, errorBound: nil)
+        BLAS.scale(&v, by: -1)
+        return AdjointSolution(u: v)
     }
 }

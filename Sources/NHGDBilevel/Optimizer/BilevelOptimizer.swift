@@ -1,18 +1,25 @@
 import Dispatch
 import NHGDLinearAlgebra
+import NHGDSketches
 
-/// The outer loop of hypergradient descent with warm-started inner SGD (ALGORITHMS.md §3):
+/// The outer loop of hypergradient descent with warm-started inner SGD (ALGORITHMS.md §3, §8):
 ///
 /// ```
 /// for t = 1 … outerIterations:
-///     for s = 1 … T:   draw B; G = [gᵢ]_{i∈B}; y ← y − η((1/b) Σ ωᵢ gᵢ + ∇ᵧR);  estimator.observe(G, ω)
+///     for s = 1 … T:   draw B;  [d_SGD | A] = G_B [ω/b | C_s]  (one combination call)
+///                      y ← y − η (d_SGD + ∇ᵧR);   estimator.observe(A)   (when it asked for columns)
 ///     d = estimator.estimate(x, y);   x ← update(x, d)
 /// ```
 ///
-/// **Parallel optimise-and-approximate.** With `pipelined` on, `observe` for step s (the
-/// Fisher sketch update) runs on a second worker while step s+1 computes its gradients, with
-/// two gradient buffers in flight. Because the sketch never feeds back into the inner SGD
-/// and blocks reach it in order, the iterates are bit-for-bit those of the sequential mode.
+/// **No p × b block.** Each inner step makes one combination call for the SGD direction (the
+/// column `ωᵢ/b`) and, on the steps the estimator's ``CurvatureColumnRequest`` selects, its
+/// curvature columns: the inner loop's workspace is two p × (1 + s) blocks and one p-vector,
+/// whatever the minibatch size b is.
+///
+/// **Parallel optimise-and-approximate.** With `pipelined` on, `observe` for a block of columns
+/// (the Fisher sketch update) runs on a second worker while the next steps compute, with two
+/// column blocks in flight. Because the sketch never feeds back into the inner SGD and blocks
+/// reach it in order, the iterates are bit-for-bit those of the sequential mode.
 public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     public typealias Problem = Estimator.Problem
 
@@ -33,13 +40,15 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     private var rng: Xoshiro256StarStar
     private var outerState: OuterUpdateState
     private var sampler: MinibatchSampler
+    private var columnPlan: CurvatureColumnPlan?
     private let workspace: InnerWorkspace
 
     /// The estimator (a copy; the optimiser owns the live one).
     public var estimator: Estimator { estimatorBox.estimator }
 
-    /// - Throws: `invalidHyperparameter` for a bad configuration, `dimensionMismatch` or
-    ///   `nonFinite` for bad starting points.
+    /// - Throws: `invalidHyperparameter` for a bad configuration or a column request the
+    ///   problem cannot serve (sampled labels without a likelihood data term),
+    ///   `dimensionMismatch` or `nonFinite` for bad starting points.
     public init(problem: Problem, estimator: Estimator, configuration: BilevelOptimizerConfiguration = .init(),
                 x: [Double]? = nil, y: [Double]? = nil) throws {
         try configuration.validate()
@@ -47,6 +56,14 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         try validatePoint(problem, x: x0, y: y0, "BilevelOptimizer")
         guard problem.trainingCount > 0 else {
             throw BilevelError.invalidHyperparameter(name: "trainingCount", value: "0", requirement: "the problem has no training samples")
+        }
+        if let request = estimator.columnRequest {
+            try request.validate()
+            if request.labels == .sampled, !(problem.data is any LikelihoodSampleLosses) {
+                throw BilevelError.invalidHyperparameter(
+                    name: "fisher labels", value: "sampled",
+                    requirement: "a likelihood data term (\(Problem.Data.self) cannot draw labels)")
+            }
         }
         self.problem = problem
         self.configuration = configuration
@@ -57,7 +74,9 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         self.sampler = MinibatchSampler(count: problem.trainingCount, batchSize: configuration.batchSize, using: &rng)
         self.rng = rng
         self.outerState = OuterUpdateState(rule: configuration.outerUpdate, dimension: x0.count)
-        self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize)
+        self.columnPlan = estimator.columnRequest.map(CurvatureColumnPlan.init)
+        let extra = columnPlan?.columnCount(batchSize: sampler.batchSize) ?? 0
+        self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra)
     }
 
     /// Runs the remaining outer iterations, calling `progress` after each one.
@@ -82,7 +101,6 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         try runInnerLoop()
         let outerLoss = try problem.outerValue(x: x, y: y)
         let estimate = try estimatorBox.estimator.estimate(problem: problem, x: x, y: y, using: &rng)
-        try requireCount(estimate.hypergradient, x.count, "BilevelOptimizer", "hypergradient")
         var candidate = x
         outerState.apply(estimate.hypergradient, learningRate: configuration.outerLearningRate, to: &candidate)
         if candidate.firstNonFiniteIndex != nil {
@@ -104,29 +122,43 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         return record
     }
 
-    /// The T warm-started inner SGD steps of one outer iteration, handing each step's
-    /// per-sample gradients to the estimator (on a second worker when pipelined).
-    /// Public so that benchmarks can time plain SGD against a full outer iteration.
-    /// - Complexity: T per-sample gradient blocks; no allocation per step.
+    /// The T warm-started inner SGD steps of one outer iteration, handing the requested
+    /// curvature columns to the estimator (on a second worker when pipelined). Without an
+    /// estimator that asks for columns this is plain minibatch SGD, one combination column per
+    /// step.
+    /// - Complexity: T combination calls of 1 + s columns on the steps that carry columns, 1
+    ///   otherwise; no allocation of p-sized storage per step.
     public mutating func runInnerLoop() throws {
         let steps = configuration.innerSteps
         if steps == 0 { return }
-        let observing = estimatorBox.estimator.observesInnerGradients
-        let pipelined = observing && configuration.pipelined
-
-        let worker = pipelined ? SketchWorker(estimatorBox) : nil
+        columnPlan?.startOuterIteration()
+        let worker = columnPlan != nil && configuration.pipelined ? SketchWorker(estimatorBox) : nil
         let b = sampler.batchSize
         let eta = configuration.innerLearningRate
-        let scale = 1 / Double(b)
+        let sampledLabels = columnPlan?.request.labels == .sampled
+        let p = problem.innerDimension
+        var next = 0   // the column block to fill: the other one may be with the worker
         do {
             for s in 0..<steps {
-                let block = workspace.blocks[s & 1]
                 sampler.next(into: &workspace.batch, using: &rng)
-                try problem.perSampleGradients(x: x, y: y, samples: workspace.batch,
-                                               into: &block.gradients, weights: &block.weights)
-                // direction = (1/b) G ω + ∇ᵧR ;  y ← y − η · direction
-                try problem.regularizerGradient(x: x, y: y, into: &workspace.direction)
-                try BLAS.gemv(.none, alpha: scale, block.gradients, block.weights, beta: 1, &workspace.direction)
+                let weights = problem.sampleWeights(x: x, samples: workspace.batch)
+                let carriesColumns = columnPlan?.wantsColumns(atStep: s) ?? false
+                // Column 0: the SGD direction (1/b) Σ ωᵢ gᵢ; columns 1…s: the curvature columns.
+                let block = carriesColumns ? workspace.columnBlocks[next] : workspace.directionBlock
+                for i in 0..<b { block.coefficients[i, 0] = weights[i] / Double(b) }
+                var beta = 1.0
+                if carriesColumns {
+                    beta = columnPlan!.nextBlock(weights: weights, into: &block.coefficients,
+                                                 columns: 1..<block.coefficients.columns)
+                }
+                try combine(into: block, sampledLabels: carriesColumns && sampledLabels)
+                // y ← y − η (d_SGD + ∇ᵧR)
+                block.gradients.storage.withUnsafeBufferPointer { g in
+                    workspace.direction.withUnsafeMutableBufferPointer { d in
+                        d.baseAddress!.update(from: g.baseAddress!, count: p)
+                    }
+                }
+                problem.regularizer.addGradient(x: x, y: y, scaledBy: 1, to: &workspace.direction)
                 BLAS.axpy(-eta, workspace.direction, &y)
                 oracleCalls.sampleGradients += b
                 if y.firstNonFiniteIndex != nil {
@@ -134,11 +166,14 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
                         stage: "inner SGD (outer iteration \(trace.count + 1), step \(s + 1))",
                         hint: "the inner learning rate \(eta) is too large for this problem; lower it")
                 }
+                guard carriesColumns else { continue }
+                let columns = 1..<block.gradients.columns
                 if let worker {
-                    try worker.waitForIdle()        // step s−1's block is folded in; its buffer is free
-                    worker.ingest(block)
-                } else if observing {
-                    try estimatorBox.estimator.observe(gradients: block.gradients, weights: block.weights)
+                    try worker.waitForIdle()   // the previous block is folded in
+                    worker.ingest(block, columns: columns, forgetting: beta)
+                    next = 1 - next
+                } else {
+                    try estimatorBox.estimator.observe(block.gradients, columns: columns, forgetting: beta)
                 }
             }
             try worker?.waitForIdle()
@@ -146,6 +181,26 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
             try? worker?.waitForIdle()
             throw error
         }
+    }
+
+    /// `block.gradients = G_B · block.coefficients` for the current minibatch, the curvature
+    /// columns at sampled labels when asked.
+    private mutating func combine(into block: InnerBlock, sampledLabels: Bool) throws {
+        if sampledLabels, let likelihood = problem.data as? any LikelihoodSampleLosses {
+            var plan = columnPlan!
+            try combineSampled(likelihood, block, &plan.rng)
+            columnPlan = plan
+        } else {
+            try problem.data.gradientCombinations(at: y, samples: workspace.batch, coefficients: block.coefficients,
+                                                  into: &block.gradients)
+        }
+    }
+
+    private func combineSampled(_ data: some LikelihoodSampleLosses, _ block: InnerBlock,
+                                _ rng: inout Xoshiro256StarStar) throws {
+        try data.gradientCombinations(at: y, samples: workspace.batch, coefficients: block.coefficients,
+                                      sampledLabelColumns: 1..<block.coefficients.columns, using: &rng,
+                                      into: &block.gradients)
     }
 
     /// Replaces the estimator's accumulated state (warm starts, sketch) with a fresh one.
@@ -161,26 +216,37 @@ final class EstimatorBox<Estimator: HypergradientEstimator>: @unchecked Sendable
     init(_ estimator: Estimator) { self.estimator = estimator }
 }
 
-/// One in-flight gradient block and its weights. Two of them alternate, so the caller fills
-/// one while the worker reads the other.
-final class InFlightGradientBlock: @unchecked Sendable {
+/// One combination call's buffers: the b × (1 + s) coefficients and the p × (1 + s) result.
+/// Two of the curvature-carrying kind alternate, so the caller fills one while the worker
+/// reads the other.
+final class InnerBlock: @unchecked Sendable {
+    var coefficients: Matrix
     var gradients: Matrix
-    var weights: [Double]
-    init(p: Int, b: Int) {
-        gradients = Matrix(rows: p, columns: b)
-        weights = [Double](repeating: 0, count: b)
+    init(p: Int, b: Int, columns: Int) {
+        coefficients = Matrix(rows: b, columns: columns)
+        gradients = Matrix(rows: p, columns: columns)
     }
 }
 
-/// Pre-allocated buffers of the inner loop.
+/// Pre-allocated buffers of the inner loop: O(p·(1 + s)) whatever b is.
 final class InnerWorkspace: @unchecked Sendable {
-    let blocks: [InFlightGradientBlock]
+    /// The SGD direction alone (p × 1), for steps without curvature columns.
+    let directionBlock: InnerBlock
+    /// Two p × (1 + s) blocks for steps with them (empty when no columns are requested).
+    let columnBlocks: [InnerBlock]
     var batch: [Int]
     var direction: [Double]
-    init(p: Int, b: Int) {
-        blocks = [InFlightGradientBlock(p: p, b: b), InFlightGradientBlock(p: p, b: b)]
+    init(p: Int, b: Int, curvatureColumns s: Int) {
+        directionBlock = InnerBlock(p: p, b: b, columns: 1)
+        columnBlocks = s > 0 ? [InnerBlock(p: p, b: b, columns: 1 + s), InnerBlock(p: p, b: b, columns: 1 + s)] : []
         batch = [Int](repeating: 0, count: b)
         direction = [Double](repeating: 0, count: p)
+    }
+
+    /// Bytes of the buffers.
+    var byteCount: Int {
+        ([directionBlock] + columnBlocks).reduce(0) { $0 + $1.gradients.byteCount + $1.coefficients.byteCount }
+            + direction.count * 8 + batch.count * 8
     }
 }
 
@@ -194,10 +260,10 @@ final class SketchWorker<Estimator: HypergradientEstimator>: @unchecked Sendable
 
     init(_ box: EstimatorBox<Estimator>) { self.box = box }
 
-    func ingest(_ block: InFlightGradientBlock) {
+    func ingest(_ block: InnerBlock, columns: Range<Int>, forgetting beta: Double) {
         queue.async(group: group) { [self] in
             guard failure == nil else { return }
-            do { try box.estimator.observe(gradients: block.gradients, weights: block.weights) } catch { failure = error }
+            do { try box.estimator.observe(block.gradients, columns: columns, forgetting: beta) } catch { failure = error }
         }
     }
 
@@ -231,4 +297,9 @@ struct MinibatchSampler: Sendable {
             cursor += 1
         }
     }
+}
+
+/// Monotonic wall clock in seconds.
+@inline(__always) func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) * 1e-9
 }

@@ -11,26 +11,26 @@ extension Dataset {
     ///   distinct values, sorted ascending, become the classes `0..<K`, and their text the
     ///   ``labelNames`` (so `-1, 1` map to `0, 1`).
     ///
-    /// - Throws: ``BilevelError/data(file:reason:)`` naming the line and column of the first
+    /// - Throws: ``DataError/file(path:reason:)`` naming the line and column of the first
     ///   malformed field (not a number, NaN/∞, a non-integer label) or of a row with the wrong
     ///   number of fields; for a missing or empty file; or when there are fewer than two columns.
     /// - Complexity: O(file size).
     public static func load(csvAt url: URL, labelInLastColumn: Bool = true) throws -> Dataset {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw BilevelError.data(file: url.path, reason: "no such file")
+            throw DataError.file(path: url.path, reason: "no such file")
         }
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw BilevelError.data(file: url.path, reason: "cannot read the file (\(error.localizedDescription))")
+            throw DataError.file(path: url.path, reason: "cannot read the file (\(error.localizedDescription))")
         }
         return try parseCSV(data, file: url.lastPathComponent, labelInLastColumn: labelInLastColumn)
     }
 
     /// Parses CSV bytes (see ``load(csvAt:labelInLastColumn:)``); `file` names it in errors.
     static func parseCSV(_ data: Data, file: String, labelInLastColumn: Bool) throws -> Dataset {
-        func fail(_ reason: String) -> BilevelError { .data(file: file, reason: reason) }
+        func fail(_ reason: String) -> DataError { .file(path: file, reason: reason) }
         guard let text = String(data: data, encoding: .utf8) else { throw fail("not UTF-8 text") }
         var values = [Double]()
         var rawLabels = [Double]()

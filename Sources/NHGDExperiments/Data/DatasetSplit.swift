@@ -22,7 +22,7 @@ extension Dataset {
     /// samples of class `c`, so each part's class proportions match the whole set's to within
     /// two samples. Without it, a uniformly random permutation is cut.
     ///
-    /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` when a size is
+    /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` when a size is
     ///   negative or the sizes add up to more than ``sampleCount``.
     /// - Complexity: O(n log n + d·(trainCount + validationCount + testCount)).
     public func split(
@@ -32,7 +32,7 @@ extension Dataset {
         let n = sampleCount
         guard trainCount >= 0, validationCount >= 0, testCount >= 0,
               trainCount + validationCount + testCount <= n else {
-            throw BilevelError.invalidHyperparameter(
+            throw DataError.invalidValue(
                 name: "split sizes", value: "\(trainCount) + \(validationCount) + \(testCount)",
                 requirement: "non-negative and at most the \(n) samples of \(name)")
         }

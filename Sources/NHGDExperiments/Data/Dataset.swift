@@ -28,31 +28,31 @@ public struct Dataset: Sendable, Equatable {
     public var sampleCount: Int { features.columns }
 
     /// Checks and wraps the parts of a data set.
-    /// - Throws: ``BilevelError/dimensionMismatch(operation:expected:actual:)`` when
+    /// - Throws: ``DataError/dimensionMismatch(operation:expected:actual:)`` when
     ///   `labels.count ≠ features.columns` or `labelNames.count ≠ classCount`;
-    ///   ``BilevelError/nonFinite(operation:argument:)`` for NaN/∞ features;
-    ///   ``BilevelError/invalidHyperparameter(name:value:requirement:)`` for a label outside
+    ///   ``DataError/nonFinite(operation:argument:)`` for NaN/∞ features;
+    ///   ``DataError/invalidValue(name:value:requirement:)`` for a label outside
     ///   `0..<classCount` or `classCount < 1`.
     public init(name: String, features: Matrix, labels: [Int], classCount: Int, labelNames: [String]? = nil) throws {
         guard classCount >= 1 else {
-            throw BilevelError.invalidHyperparameter(name: "classCount", value: "\(classCount)", requirement: "at least 1")
+            throw DataError.invalidValue(name: "classCount", value: "\(classCount)", requirement: "at least 1")
         }
         guard labels.count == features.columns else {
-            throw BilevelError.dimensionMismatch(
+            throw DataError.dimensionMismatch(
                 operation: "Dataset.init", expected: "\(features.columns) labels (one per column)",
                 actual: "\(labels.count) labels")
         }
         let names = labelNames ?? (0..<classCount).map(String.init)
         guard names.count == classCount else {
-            throw BilevelError.dimensionMismatch(
+            throw DataError.dimensionMismatch(
                 operation: "Dataset.init", expected: "\(classCount) label names", actual: "\(names.count)")
         }
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
-            throw BilevelError.invalidHyperparameter(
+            throw DataError.invalidValue(
                 name: "labels[\(bad)]", value: "\(labels[bad])", requirement: "a class index in 0..<\(classCount)")
         }
         if features.firstNonFiniteIndex != nil {
-            throw BilevelError.nonFinite(operation: "Dataset.init", argument: "features")
+            throw DataError.nonFinite(operation: "Dataset.init", argument: "features")
         }
         self.name = name
         self.features = features
@@ -78,12 +78,12 @@ public struct Dataset: Sendable, Equatable {
     }
 
     /// The samples `indices`, in that order (indices may repeat).
-    /// - Throws: ``BilevelError/sampleOutOfRange(index:count:)``.
+    /// - Throws: ``DataError/sampleOutOfRange(index:count:)``.
     /// - Complexity: O(d · indices.count), one column copy per index.
     public func subset(_ indices: [Int], name: String? = nil) throws -> Dataset {
         let d = featureCount, n = sampleCount
         if let bad = indices.first(where: { $0 < 0 || $0 >= n }) {
-            throw BilevelError.sampleOutOfRange(index: bad, count: n)
+            throw DataError.sampleOutOfRange(index: bad, count: n)
         }
         var out = Matrix(rows: d, columns: indices.count)
         gatherColumns(features, indices, into: &out)
@@ -99,11 +99,11 @@ public struct Dataset: Sendable, Equatable {
 
     /// A binary data set from the samples of two classes: label 1 for `positive`, 0 for
     /// `negative` (for example MNIST "3 versus 8" as `binaryPair(positive: 8, negative: 3)`).
-    /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` for equal or
+    /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` for equal or
     ///   out-of-range classes.
     public func binaryPair(positive: Int, negative: Int) throws -> Dataset {
         guard (0..<classCount).contains(positive), (0..<classCount).contains(negative), positive != negative else {
-            throw BilevelError.invalidHyperparameter(
+            throw DataError.invalidValue(
                 name: "binaryPair classes", value: "(\(positive), \(negative))",
                 requirement: "two different classes in 0..<\(classCount)")
         }

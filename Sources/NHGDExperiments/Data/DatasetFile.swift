@@ -58,7 +58,7 @@ public enum DatasetFileFormat {
 
 extension Dataset {
     /// Loads a data set in the NHGDDATA format (see ``DatasetFileFormat``).
-    /// - Throws: ``BilevelError/data(file:reason:)`` when the file is missing or unreadable,
+    /// - Throws: ``DataError/file(path:reason:)`` when the file is missing or unreadable,
     ///   too short for its header, has a wrong magic or unsupported version or element type,
     ///   is truncated or has trailing bytes, fails its checksum, or holds labels outside
     ///   `0..<K` or non-finite values.
@@ -66,20 +66,20 @@ extension Dataset {
     public static func load(binaryAt url: URL) throws -> Dataset {
         let file = url.lastPathComponent
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw BilevelError.data(file: url.path, reason: "no such file")
+            throw DataError.file(path: url.path, reason: "no such file")
         }
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw BilevelError.data(file: url.path, reason: "cannot read the file (\(error.localizedDescription))")
+            throw DataError.file(path: url.path, reason: "cannot read the file (\(error.localizedDescription))")
         }
         return try data.withUnsafeBytes { raw in try decode(raw, file: file) }
     }
 
     /// Decodes the bytes of an NHGDDATA file; `file` names it in errors.
     static func decode(_ raw: UnsafeRawBufferPointer, file: String) throws -> Dataset {
-        func fail(_ reason: String) -> BilevelError { .data(file: file, reason: reason) }
+        func fail(_ reason: String) -> DataError { .file(path: file, reason: reason) }
         let headerSize = DatasetFileFormat.headerSize
         guard raw.count >= headerSize else {
             throw fail("truncated: \(raw.count) bytes, shorter than the \(headerSize)-byte header")
@@ -161,15 +161,15 @@ extension Dataset {
 
     /// The NHGDDATA bytes of this data set (see ``DatasetFileFormat``).
     /// - Parameter elementType: `.uint8` requires every feature to be an integer in 0…255.
-    /// - Throws: ``BilevelError/data(file:reason:)`` when a value does not fit `.uint8`, there are
+    /// - Throws: ``DataError/file(path:reason:)`` when a value does not fit `.uint8`, there are
     ///   more than 65,536 classes, or a label name contains a newline.
     public func encodedBinary(elementType: DatasetFileFormat.ElementType = .float64) throws -> Data {
         let n = sampleCount, d = featureCount
         guard classCount <= 1 << 16 else {
-            throw BilevelError.data(file: name, reason: "\(classCount) classes do not fit the format's UInt16 labels")
+            throw DataError.file(path: name, reason: "\(classCount) classes do not fit the format's UInt16 labels")
         }
         guard !labelNames.contains(where: { $0.contains("\n") }) else {
-            throw BilevelError.data(file: name, reason: "label names may not contain newlines")
+            throw DataError.file(path: name, reason: "label names may not contain newlines")
         }
         let nameBytes = Array(name.utf8), labelBytes = Array(labelNames.joined(separator: "\n").utf8)
         var payload = [UInt8]()
@@ -180,7 +180,7 @@ extension Dataset {
         case .uint8:
             for value in features.storage {
                 guard value >= 0, value <= 255, value.rounded() == value else {
-                    throw BilevelError.data(file: name, reason: "feature value \(value) is not an integer in 0...255")
+                    throw DataError.file(path: name, reason: "feature value \(value) is not an integer in 0...255")
                 }
                 payload.append(UInt8(value))
             }
@@ -210,14 +210,14 @@ extension Dataset {
     }
 
     /// Writes ``encodedBinary(elementType:)`` to `url` atomically.
-    /// - Throws: as ``encodedBinary(elementType:)``, or ``BilevelError/data(file:reason:)`` when
+    /// - Throws: as ``encodedBinary(elementType:)``, or ``DataError/file(path:reason:)`` when
     ///   the file cannot be written.
     public func write(binaryTo url: URL, elementType: DatasetFileFormat.ElementType = .float64) throws {
         let bytes = try encodedBinary(elementType: elementType)
         do {
             try bytes.write(to: url, options: .atomic)
         } catch {
-            throw BilevelError.data(file: url.path, reason: "cannot write the file (\(error.localizedDescription))")
+            throw DataError.file(path: url.path, reason: "cannot write the file (\(error.localizedDescription))")
         }
     }
 }

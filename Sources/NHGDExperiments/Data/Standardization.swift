@@ -13,12 +13,12 @@ public struct Standardization: Sendable, Equatable {
     public var scales: [Double]
 
     /// Fits means and standard deviations to the samples of `dataset`.
-    /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` for an empty set.
+    /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` for an empty set.
     /// - Complexity: O(n·d), two passes (the second about the mean, for accuracy).
     public init(fittedTo dataset: Dataset) throws {
         let d = dataset.featureCount, n = dataset.sampleCount
         guard n > 0 else {
-            throw BilevelError.invalidHyperparameter(name: "dataset", value: "empty", requirement: "at least one sample to fit")
+            throw DataError.invalidValue(name: "dataset", value: "empty", requirement: "at least one sample to fit")
         }
         var ones = [Double](repeating: 1 / Double(n), count: n)
         var mean = [Double](repeating: 0, count: d)
@@ -46,12 +46,12 @@ public struct Standardization: Sendable, Equatable {
     }
 
     /// Applies the fitted map to `dataset` (same feature count).
-    /// - Throws: ``BilevelError/dimensionMismatch(operation:expected:actual:)``.
+    /// - Throws: ``DataError/dimensionMismatch(operation:expected:actual:)``.
     /// - Complexity: O(n·d).
     public func apply(to dataset: Dataset) throws -> Dataset {
         let d = means.count
         guard dataset.featureCount == d else {
-            throw BilevelError.dimensionMismatch(
+            throw DataError.dimensionMismatch(
                 operation: "Standardization.apply", expected: "\(d) features", actual: "\(dataset.featureCount)")
         }
         var out = dataset
@@ -67,10 +67,10 @@ public struct Standardization: Sendable, Equatable {
 
 extension Dataset {
     /// Every feature multiplied by `factor` (for example MNIST pixels by 1/255).
-    /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` unless finite.
+    /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` unless finite.
     public func scaled(by factor: Double) throws -> Dataset {
         guard factor.isFinite else {
-            throw BilevelError.invalidHyperparameter(name: "scale factor", value: "\(factor)", requirement: "finite")
+            throw DataError.invalidValue(name: "scale factor", value: "\(factor)", requirement: "finite")
         }
         var out = self
         BLAS.scale(&out.features.storage, by: factor)

@@ -20,14 +20,14 @@ extension Dataset {
     /// Replaces the labels of `⌊fraction·n⌉` samples, chosen uniformly without replacement, by
     /// labels drawn uniformly from all `K` classes (so about `fraction·(K−1)/K` of the labels
     /// change). Returns the corrupted set and the record of what was done.
-    /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` unless
+    /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` unless
     ///   `0 ≤ fraction ≤ 1`.
     /// - Complexity: O(n).
     public func corruptingLabels(
         fraction: Double, using rng: inout some RandomNumberGenerator
     ) throws -> (dataset: Dataset, corruption: LabelCorruption) {
         guard fraction >= 0, fraction <= 1 else {
-            throw BilevelError.invalidHyperparameter(name: "corruption fraction", value: "\(fraction)",
+            throw DataError.invalidValue(name: "corruption fraction", value: "\(fraction)",
                                                      requirement: "in [0, 1]")
         }
         let n = sampleCount

@@ -120,25 +120,20 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
                            operation: "FrequentDirectionsSketch.ingest")
         applyForgetting(beta)
-        var next = columns.lowerBound
-        while next < columns.upperBound {
+        for j in columns where !block.isZeroColumn(j) {
             if filledColumns == 2 * rank { try shrink() }
-            let n = min(columns.upperBound - next, 2 * rank - filledColumns)
-            let source = next..<(next + n)
             if compensation == .residualDiagonal {
                 var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
                 exactDiagonal = []
                 diagonal.withUnsafeMutableBufferPointer { d in
-                    filledColumns += copyNonzeroColumns(of: block, columns: source, multiplier: 1 / columnScale,
-                                                        into: &buffer, at: filledColumns,
-                                                        squaresInto: d, squareWeight: columnScale * columnScale)
+                    copyColumn(j, of: block, multiplier: 1 / columnScale, into: &buffer, at: filledColumns,
+                               squaresInto: d, squareWeight: columnScale * columnScale)
                 }
                 exactDiagonal = diagonal
             } else {
-                filledColumns += copyNonzeroColumns(of: block, columns: source, multiplier: 1 / columnScale,
-                                                    into: &buffer, at: filledColumns)
+                copyColumn(j, of: block, multiplier: 1 / columnScale, into: &buffer, at: filledColumns)
             }
-            next += n
+            filledColumns += 1
         }
         ingestedCount += columns.count
         _checkInvariants()
@@ -213,8 +208,10 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         if filledColumns + incoming.filledColumns > 2 * rank { try shrink() }
         foldColumnScale()
         let count = incoming.filledColumns
-        filledColumns += copyNonzeroColumns(of: incoming.buffer, columns: 0..<count,
-                                            multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
+        for j in 0..<count where !incoming.buffer.isZeroColumn(j) {
+            copyColumn(j, of: incoming.buffer, multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
+            filledColumns += 1
+        }
         shrunkMass += incoming.shrunkMass
         if compensation == .residualDiagonal { BLAS.axpy(1, incoming.exactDiagonal, &exactDiagonal) }
         ingestedCount += incoming.ingestedCount

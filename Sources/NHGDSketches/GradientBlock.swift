@@ -48,44 +48,43 @@ func validatedExtraDiagonal(_ extra: [Double]?, dimension p: Int, operation: Str
     return extra
 }
 
-/// Copies the columns `sourceColumns` of `block`, times `multiplier`, into consecutive columns
-/// of `destination` from `destinationColumn`, skipping columns that are exactly zero (they add
-/// nothing to F), and, when `squaresInto` is given, adds the squares of the written values
-/// times `squareWeight` to it (the exact-diagonal tracker). Returns the number written.
-/// - Complexity: one pass over the copied columns; no allocation.
-@discardableResult
-func copyNonzeroColumns(
-    of block: Matrix, columns sourceColumns: Range<Int>, multiplier: Double,
-    into destination: inout Matrix, at destinationColumn: Int,
+extension Matrix {
+    /// Whether every entry of column j is zero (such a column adds nothing to F).
+    /// - Complexity: O(rows), stopping at the first nonzero.
+    func isZeroColumn(_ j: Int) -> Bool {
+        storage.withUnsafeBufferPointer { s in
+            let column = s.baseAddress! + j * rows
+            for i in 0..<rows where column[i] != 0 { return false }
+            return true
+        }
+    }
+}
+
+/// Writes `multiplier · block[:, j]` into column `destinationColumn` of `destination` and, when
+/// `squaresInto` is given, adds the squares of the written values times `squareWeight` to it
+/// (the exact-diagonal tracker).
+/// - Complexity: one pass over the column; no allocation.
+func copyColumn(
+    _ j: Int, of block: Matrix, multiplier: Double, into destination: inout Matrix, at destinationColumn: Int,
     squaresInto diagonal: UnsafeMutableBufferPointer<Double>? = nil, squareWeight: Double = 1
-) -> Int {
+) {
     let p = block.rows
-    precondition(destination.rows == p)
-    var written = 0
+    precondition(destination.rows == p && destinationColumn < destination.columns, "copyColumn: shapes")
     block.storage.withUnsafeBufferPointer { src in
         destination.storage.withUnsafeMutableBufferPointer { dst in
-            for j in sourceColumns {
-                let from = src.baseAddress! + j * p
-                var nonzero = false
-                for i in 0..<p where from[i] != 0 { nonzero = true; break }
-                if !nonzero { continue }
-                precondition(destinationColumn + written < destination.columns, "copyNonzeroColumns: no room")
-                let to = dst.baseAddress! + (destinationColumn + written) * p
-                if let diagonal {
-                    let d = diagonal.baseAddress!
-                    for i in 0..<p {
-                        let x = multiplier * from[i]
-                        to[i] = x
-                        d[i] += squareWeight * (x * x)
-                    }
-                } else {
-                    for i in 0..<p { to[i] = multiplier * from[i] }
+            let from = src.baseAddress! + j * p, to = dst.baseAddress! + destinationColumn * p
+            if let diagonal {
+                let d = diagonal.baseAddress!
+                for i in 0..<p {
+                    let x = multiplier * from[i]
+                    to[i] = x
+                    d[i] += squareWeight * (x * x)
                 }
-                written += 1
+            } else {
+                for i in 0..<p { to[i] = multiplier * from[i] }
             }
         }
     }
-    return written
 }
 
 /// Adds `weight · Σ_j M[i, j]²` over `columns` of `m` to `diagonal[i]`.

@@ -20,7 +20,7 @@ public enum IngestCompression: Sendable, Equatable, Hashable {
     /// (C: s scaled unit columns). Every gradient is kept with probability s/b, so
     /// `E[(b/s) Σ_{j∈S} aⱼaⱼᵀ] = Σⱼ aⱼaⱼᵀ` (unbiased); the variance is that of sampling without
     /// replacement, `(b − s)/(b − 1)` times the with-replacement one, and vanishes at s = b
-    /// (then it is ``none``).
+    /// (s ≥ b is ``none``: every column in order, nothing drawn).
     case sampledColumns(columns: Int)
 
     /// s, the number of columns a block of b gradients becomes.
@@ -78,6 +78,9 @@ public enum IngestCompression: Sendable, Equatable, Hashable {
                 for j in columns {
                     for i in 0..<b { cp[i + j * b] = rng.nextGaussian() * normalisation * rowScales[i] }
                 }
+            case .sampledColumns(let width) where width >= b:
+                // Every column, unscaled and in order: no draw (s ≥ b is no compression).
+                for (offset, j) in columns.enumerated() { cp[offset + j * b] = rowScales[offset] }
             case .sampledColumns:
                 // A partial Fisher–Yates: the first s entries of `order` are a uniform s-subset.
                 let s = columns.count

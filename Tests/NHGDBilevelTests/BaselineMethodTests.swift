@@ -4,164 +4,13 @@ import NHGDLinearAlgebra
 import NHGDTestSupport
 import Testing
 
-// MARK: - Fixture
-
-/// A small ridge regression with per-feature regularisation (ALGORITHMS.md §7), written here
-/// independently of the library's problems so the baselines are checked against closed forms:
-///
-/// ```
-/// g(x, y) = (1/2n) ‖Aᵀy − b‖² + ½ Σⱼ e^{xⱼ} yⱼ²,   f(x, y) = (1/2m) ‖Vᵀy − c‖²
-/// H = A Aᵀ/n + diag(e^x),   y*(x) = H⁻¹ A b / n,   J u = e^x ⊙ y ⊙ u,   ∇ₓf = 0
-/// ```
-///
-/// with the training inputs as the columns of `A` (p × n) and validation inputs those of `V`.
-struct BaselineRidgeFixture: DenseHessianProblem {
-    let features: Matrix          // p × n
-    let targets: [Double]         // n
-    let validationFeatures: Matrix  // p × m
-    let validationTargets: [Double] // m
-
-    var innerDimension: Int { features.rows }
-    var outerDimension: Int { features.rows }
-    var trainingCount: Int { features.columns }
-    var validationCount: Int { validationFeatures.columns }
-
-    /// Gaussian inputs, a Gaussian true model and noise of standard deviation `noise`.
-    static func random(p: Int, n: Int, m: Int, noise: Double = 0.5, using rng: inout Xoshiro256StarStar) -> Self {
-        let truth = (0..<p).map { _ in rng.nextGaussian() }
-        func sample(_ count: Int) -> (Matrix, [Double]) {
-            var a = Matrix(rows: p, columns: count)
-            var b = [Double](repeating: 0, count: count)
-            for i in 0..<count {
-                var dot = 0.0
-                for j in 0..<p {
-                    a[j, i] = rng.nextGaussian()
-                    dot += a[j, i] * truth[j]
-                }
-                b[i] = dot + noise * rng.nextGaussian()
-            }
-            return (a, b)
-        }
-        let (a, b) = sample(n), (v, c) = sample(m)
-        return Self(features: a, targets: b, validationFeatures: v, validationTargets: c)
-    }
-
-    func initialOuter() -> [Double] { [Double](repeating: log(0.1), count: outerDimension) }
-    func initialInner() -> [Double] { [Double](repeating: 0, count: innerDimension) }
-
-    private func residual(_ a: Matrix, _ b: [Double], _ y: [Double], _ i: Int) -> Double {
-        var r = -b[i]
-        for j in 0..<a.rows { r += a[j, i] * y[j] }
-        return r
-    }
-
-    func perSampleGradients(x: [Double], y: [Double], samples: [Int], into gradients: inout Matrix,
-                            weights: inout [Double]) throws {
-        for (k, i) in samples.enumerated() {
-            let r = residual(features, targets, y, i)
-            for j in 0..<innerDimension { gradients[j, k] = r * features[j, i] }
-            weights[k] = 1
-        }
-    }
-
-    func regularizerGradient(x: [Double], y: [Double], into gradient: inout [Double]) throws {
-        for j in 0..<innerDimension { gradient[j] = exp(x[j]) * y[j] }
-    }
-
-    func regularizerCurvature(x: [Double], y: [Double]) throws -> [Double] { x.map(exp) }
-
-    func crossProduct(x: [Double], y: [Double], u: [Double]) throws -> [Double] {
-        (0..<outerDimension).map { exp(x[$0]) * y[$0] * u[$0] }
-    }
-
-    func innerValue(x: [Double], y: [Double]) throws -> Double {
-        var data = 0.0
-        for i in 0..<trainingCount { data += pow(residual(features, targets, y, i), 2) }
-        var reg = 0.0
-        for j in 0..<innerDimension { reg += exp(x[j]) * y[j] * y[j] }
-        return data / Double(2 * trainingCount) + reg / 2
-    }
-
-    func outerValue(x: [Double], y: [Double]) throws -> Double {
-        var s = 0.0
-        for i in 0..<validationCount { s += pow(residual(validationFeatures, validationTargets, y, i), 2) }
-        return s / Double(2 * validationCount)
-    }
-
-    func outerGradients(x: [Double], y: [Double]) throws -> (x: [Double], y: [Double]) {
-        var gy = [Double](repeating: 0, count: innerDimension)
-        for i in 0..<validationCount {
-            let r = residual(validationFeatures, validationTargets, y, i) / Double(validationCount)
-            for j in 0..<innerDimension { gy[j] += r * validationFeatures[j, i] }
-        }
-        return ([Double](repeating: 0, count: outerDimension), gy)
-    }
-
-    func metrics(x: [Double], y: [Double]) throws -> [String: Double] { [:] }
-
-    func hessianVectorProduct(x: [Double], y: [Double], v: [Double], samples: [Int]?,
-                              into result: inout [Double]) throws {
-        let indices = samples ?? Array(0..<trainingCount)
-        for j in 0..<innerDimension { result[j] = exp(x[j]) * v[j] }
-        for i in indices {
-            var av = 0.0
-            for j in 0..<innerDimension { av += features[j, i] * v[j] }
-            av /= Double(indices.count)
-            for j in 0..<innerDimension { result[j] += av * features[j, i] }
-        }
-    }
-
-    func hessian(x: [Double], y: [Double]) throws -> Matrix {
-        var h = referenceProduct(features, features.transposed)
-        for k in h.storage.indices { h.storage[k] /= Double(trainingCount) }
-        for j in 0..<innerDimension { h[j, j] += exp(x[j]) }
-        return h
-    }
-
-    /// `y*(x) = H⁻¹ A b / n`.
-    func innerSolution(x: [Double]) throws -> [Double] {
-        var rhs = referenceProduct(features, targets)
-        for j in rhs.indices { rhs[j] /= Double(trainingCount) }
-        return try denseSolve(hessian(x: x, y: []), rhs)
-    }
-
-    /// `u = H⁻¹∇ᵧf(x, y)`, dense.
-    func adjoint(x: [Double], y: [Double]) throws -> [Double] {
-        try denseSolve(hessian(x: x, y: y), outerGradients(x: x, y: y).y)
-    }
-
-    /// The implicit hypergradient at (x, y): `−e^x ⊙ y ⊙ H⁻¹∇ᵧf` (exact at y = y*).
-    func implicitHypergradient(x: [Double], y: [Double]) throws -> [Double] {
-        let u = try adjoint(x: x, y: y)
-        return (0..<outerDimension).map { -exp(x[$0]) * y[$0] * u[$0] }
-    }
-
-    /// The componentwise size of the inner gradient's terms,
-    /// `(1/n) Σᵢ |aᵢ| (|aᵢ|ᵀ|y| + |bᵢ|) + e^x ⊙ |y|`, which bounds its rounding error.
-    func gradientMagnitude(x: [Double], y: [Double]) -> [Double] {
-        var magnitude = (0..<innerDimension).map { exp(x[$0]) * abs(y[$0]) }
-        for i in 0..<trainingCount {
-            var r = abs(targets[i])
-            for j in 0..<innerDimension { r += abs(features[j, i]) * abs(y[j]) }
-            for j in 0..<innerDimension { magnitude[j] += r * abs(features[j, i]) / Double(trainingCount) }
-        }
-        return magnitude
-    }
-
-    /// Extreme eigenvalues (μ, L) of H.
-    func spectrumBounds(x: [Double]) throws -> (mu: Double, l: Double) {
-        let values = try SymmetricEigendecomposition(hessian(x: x, y: [])).values
-        return (values.first!, values.last!)
-    }
-}
-
 /// A random problem and hyperparameters x around 0.1 regularisation for a property case.
 /// n ≥ 2p keeps `A Aᵀ/n` well inside the Marchenko–Pastur bulk, so κ(H) stays below ~100.
-private func randomRidgeCase(_ c: inout PropertyCase, maxDimension: Int = 10) -> (BaselineRidgeFixture, [Double]) {
+private func randomRidgeCase(_ c: inout PropertyCase, maxDimension: Int = 10) -> (LeastSquaresProblem, [Double]) {
     let p = c.size(1...maxDimension)
     let n = 2 * p + c.int(in: 4...30), m = c.int(in: 5...30)
     var rng = c.rng.split()
-    let problem = BaselineRidgeFixture.random(p: p, n: n, m: m, using: &rng)
+    let problem = LeastSquaresProblem.random(p: p, n: n, m: m, using: &rng)
     let x = (0..<p).map { _ in log(c.double(in: 0.05...1)) }
     c.note("p=\(p) n=\(n) m=\(m) e^x=\(x.map { exp($0) })")
     return (problem, x)
@@ -276,7 +125,7 @@ struct SOBAHypergradientTests {
             let rate = 1 - mu / l
             let steps = max(1, Int((log(1e-9) / log(rate)).rounded(.up)))
             c.note("μ=\(mu) L=\(l) steps=\(steps)")
-            var soba = try SOBAHypergradient<BaselineRidgeFixture>(stepSize: 1 / l, batchSize: nil)
+            var soba = try SOBAHypergradient<LeastSquaresProblem>(stepSize: 1 / l, batchSize: nil)
             var rng = c.rng.split()
             let uStar = try problem.adjoint(x: x, y: y)
             let exact = try problem.implicitHypergradient(x: x, y: y)
@@ -305,8 +154,8 @@ struct SOBAHypergradientTests {
 
     @Test func minibatchEstimatesAndStepScheduleAndReset() throws {
         var rng = Xoshiro256StarStar(seed: 7)
-        let problem = BaselineRidgeFixture.random(p: 4, n: 30, m: 10, using: &rng)
-        var soba = try SOBAHypergradient<BaselineRidgeFixture>(stepSize: 0.2, decayExponent: 0.5, batchSize: 5)
+        let problem = LeastSquaresProblem.random(p: 4, n: 30, m: 10, using: &rng)
+        var soba = try SOBAHypergradient<LeastSquaresProblem>(stepSize: 0.2, decayExponent: 0.5, batchSize: 5)
         #expect(soba.stepSize(atStep: 1) == 0.2)
         #expect(abs(soba.stepSize(atStep: 4) - 0.1) <= 1e-15)
         let x = problem.initialOuter(), y = problem.initialInner()
@@ -344,9 +193,9 @@ struct QuasiNewtonHypergradientTests {
         try forAll("qNBO on ridge", cases: 12) { c in
             let (problem, x) = randomRidgeCase(&c)
             let p = problem.innerDimension
-            let yStar = try problem.innerSolution(x: x)
+            let yStar = try problem.closedFormInnerSolution(x: x)
             let steps = 4 * p + 4
-            var qnbo = try QuasiNewtonHypergradient<BaselineRidgeFixture>(quasiNewtonSteps: steps, memory: steps)
+            var qnbo = try QuasiNewtonHypergradient<LeastSquaresProblem>(quasiNewtonSteps: steps, memory: steps)
             var rng = c.rng.split()
             let estimate = try qnbo.estimate(problem: problem, x: x, y: problem.initialInner(), using: &rng)
             let yK = try #require(qnbo.lastInnerIterate)
@@ -387,14 +236,14 @@ struct QuasiNewtonHypergradientTests {
             var features = Matrix(rows: p, columns: n)
             for i in 0..<n { for j in 0..<p { features[j, i] = Double(n).squareRoot() * q[i, j] } }
             let validation = c.gaussianMatrix(rows: p, columns: m)
-            let problem = BaselineRidgeFixture(features: features, targets: c.vector(count: n),
-                                               validationFeatures: validation, validationTargets: c.vector(count: m))
+            let problem = LeastSquaresProblem(features: features, targets: c.vector(count: n),
+                                              validationFeatures: validation, validationTargets: c.vector(count: m))
             let x = [Double](repeating: log(c.double(in: 0.05...2)), count: p)
             c.note("p=\(p) n=\(n) m=\(m) h=\(1 + exp(x[0]))")
-            var qnbo = try QuasiNewtonHypergradient<BaselineRidgeFixture>(quasiNewtonSteps: 5, memory: 3)
+            var qnbo = try QuasiNewtonHypergradient<LeastSquaresProblem>(quasiNewtonSteps: 5, memory: 3)
             var rng = c.rng.split()
             let estimate = try qnbo.estimate(problem: problem, x: x, y: c.vector(count: p), using: &rng)
-            let yStar = try problem.innerSolution(x: x)
+            let yStar = try problem.closedFormInnerSolution(x: x)
             let tol = 64 * Double(p + n) * Double.ulpOfOne
             try c.expect(relativeError(try #require(qnbo.lastInnerIterate), yStar) <= tol, "y_K is not y*")
             let exact = try problem.implicitHypergradient(x: x, y: yStar)
@@ -405,10 +254,10 @@ struct QuasiNewtonHypergradientTests {
 
     @Test func warmMemoryKeepsPairsAcrossEstimatesAndResetForgetsThem() throws {
         var rng = Xoshiro256StarStar(seed: 11)
-        let problem = BaselineRidgeFixture.random(p: 5, n: 30, m: 10, using: &rng)
+        let problem = LeastSquaresProblem.random(p: 5, n: 30, m: 10, using: &rng)
         let x = problem.initialOuter()
-        var warm = try QuasiNewtonHypergradient<BaselineRidgeFixture>(quasiNewtonSteps: 2, memory: 8, warmMemory: true)
-        var cold = try QuasiNewtonHypergradient<BaselineRidgeFixture>(quasiNewtonSteps: 2, memory: 8)
+        var warm = try QuasiNewtonHypergradient<LeastSquaresProblem>(quasiNewtonSteps: 2, memory: 8, warmMemory: true)
+        var cold = try QuasiNewtonHypergradient<LeastSquaresProblem>(quasiNewtonSteps: 2, memory: 8)
         _ = try warm.estimate(problem: problem, x: x, y: problem.initialInner(), using: &rng)
         _ = try cold.estimate(problem: problem, x: x, y: problem.initialInner(), using: &rng)
         let first = try #require(warm.inverseHessian?.pairCount)
@@ -434,9 +283,9 @@ struct CurvatureAwareHypergradientTests {
         try forAll("NBO at y* equals exact", cases: 15) { c in
             let (problem, x) = randomRidgeCase(&c)
             let p = problem.innerDimension, n = problem.trainingCount
-            let yStar = try problem.innerSolution(x: x)
+            let yStar = try problem.closedFormInnerSolution(x: x)
             let (mu, l) = try problem.spectrumBounds(x: x)
-            var nbo = try CurvatureAwareHypergradient<BaselineRidgeFixture>(iterations: 3 * p, tolerance: 1e-13)
+            var nbo = try CurvatureAwareHypergradient<LeastSquaresProblem>(iterations: 3 * p, tolerance: 1e-13)
             var rng = c.rng.split()
             let estimate = try nbo.estimate(problem: problem, x: x, y: yStar, using: &rng)
             let uStar = try problem.adjoint(x: x, y: yStar)
@@ -472,9 +321,9 @@ struct CurvatureAwareHypergradientTests {
         try forAll("NBO Newton correction", cases: 12) { c in
             let (problem, x) = randomRidgeCase(&c)
             let p = problem.innerDimension
-            let yStar = try problem.innerSolution(x: x)
+            let yStar = try problem.closedFormInnerSolution(x: x)
             let y = zip(yStar, c.vector(count: p)).map { $0 + $1 }
-            let h = try problem.hessian(x: x, y: y)
+            let h = try problem.referenceHessian(x: x)
             let (mu, l) = try problem.spectrumBounds(x: x)
             let q = ((l / mu).squareRoot() - 1) / ((l / mu).squareRoot() + 1)
             let initial = hNormDistance(h, y, yStar)
@@ -485,7 +334,7 @@ struct CurvatureAwareHypergradientTests {
             var previous = initial
             var rng = c.rng.split()
             for k in 1...p {
-                var nbo = try CurvatureAwareHypergradient<BaselineRidgeFixture>(iterations: k, tolerance: 0)
+                var nbo = try CurvatureAwareHypergradient<LeastSquaresProblem>(iterations: k, tolerance: 0)
                 _ = try nbo.estimate(problem: problem, x: x, y: y, using: &rng)
                 let distance = hNormDistance(h, try #require(nbo.correctedInner), yStar)
                 let slack = floor
@@ -513,7 +362,7 @@ struct BaselineHyperparameterTests {
     }
 
     @Test func badHyperparametersAreTypedErrors() {
-        typealias P = BaselineRidgeFixture
+        typealias P = LeastSquaresProblem
         func expectInvalid<T>(_ name: String, _ body: () throws -> T) {
             let error = thrownError(body)
             #expect(isInvalid(name, error), "\(name): got \(String(describing: error))")
@@ -546,15 +395,15 @@ struct BaselineHyperparameterTests {
 
     @Test func wrongDimensionsAreTypedErrorsForEveryMethod() throws {
         var rng = Xoshiro256StarStar(seed: 3)
-        let problem = BaselineRidgeFixture.random(p: 3, n: 12, m: 6, using: &rng)
+        let problem = LeastSquaresProblem.random(p: 3, n: 12, m: 6, using: &rng)
         let x = problem.initialOuter(), y = problem.initialInner()
         func isDimension(_ e: (any Error)?) -> Bool {
             if case .dimensionMismatch = e as? BilevelError { return true }
             return false
         }
-        var soba = try SOBAHypergradient<BaselineRidgeFixture>(stepSize: 0.1)
-        var qnbo = try QuasiNewtonHypergradient<BaselineRidgeFixture>(warmMemory: true)
-        var nbo = try CurvatureAwareHypergradient<BaselineRidgeFixture>()
+        var soba = try SOBAHypergradient<LeastSquaresProblem>(stepSize: 0.1)
+        var qnbo = try QuasiNewtonHypergradient<LeastSquaresProblem>(warmMemory: true)
+        var nbo = try CurvatureAwareHypergradient<LeastSquaresProblem>()
         #expect(isDimension(thrownError { try soba.estimate(problem: problem, x: x, y: [1], using: &rng) }))
         #expect(isDimension(thrownError { try qnbo.estimate(problem: problem, x: [1, 2], y: y, using: &rng) }))
         #expect(isDimension(thrownError { try nbo.estimate(problem: problem, x: x, y: y + [0], using: &rng) }))

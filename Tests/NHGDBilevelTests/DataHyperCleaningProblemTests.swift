@@ -3,6 +3,7 @@ import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
 @testable import NHGDBilevel
+import NHGDExperiments
 
 @Suite struct DataHyperCleaningProblemTests {
     @Test func oraclesPassFiniteDifferenceCheck() throws {
@@ -11,7 +12,7 @@ import NHGDTestSupport
             var rng = c.rng
             let problem = try randomCleaningProblem(d: d, k: k, n: n, m: m, l2: c.logUniform(in: 1e-3...1), using: &rng)
             let x = c.vector(count: n, in: -3...3), y = c.vector(count: problem.innerDimension)
-            try expectOraclesPass(problem, at: x, y, checks: 12, context: "d=\(d) k=\(k) n=\(n) m=\(m)", in: &c)
+            try expectOraclesPass(problem, at: x, y, checks: 14, context: "d=\(d) k=\(k) n=\(n) m=\(m)", in: &c)
         }
     }
 
@@ -23,21 +24,19 @@ import NHGDTestSupport
             let d = c.size(1...8), k = c.size(2...5), n = c.size(1...30)
             var rng = c.rng
             let problem = try randomCleaningProblem(d: d, k: k, n: n, m: 2, l2: 0.1, using: &rng)
-            let dd = problem.featureCount
+            let dd = problem.data.featureCount
             let x = c.vector(count: n), y = c.vector(count: problem.innerDimension)
             let samples = (0..<c.size(0...12)).map { _ in c.int(in: 0...(n - 1)) }
-            var gradients = Matrix(rows: problem.innerDimension, columns: samples.count)
-            var weights = [Double](repeating: 0, count: samples.count)
-            try problem.perSampleGradients(x: x, y: y, samples: samples, into: &gradients, weights: &weights)
+            let (gradients, weights) = try problem.perSampleGradients(x: x, y: y, samples: samples)
             var reference = Matrix(rows: problem.innerDimension, columns: samples.count)
             for (j, i) in samples.enumerated() {
-                let a = problem.trainingInputs.column(i)
+                let a = problem.data.inputs.column(i)
                 let z = (0..<k).map { cls in (0..<dd).reduce(0.0) { $0 + y[$1 + cls * dd] * a[$1] } }
                 let top = z.max()!
                 let e = z.map { exp($0 - top) }
                 let total = e.reduce(0, +)
                 for cls in 0..<k {
-                    let r = e[cls] / total - (cls == problem.trainingLabels[i] ? 1 : 0)
+                    let r = e[cls] / total - (Double(cls) == problem.data.targets[i] ? 1 : 0)
                     for f in 0..<dd { reference[f + cls * dd, j] = a[f] * r }
                 }
                 try c.expect(abs(weights[j] - 1 / (1 + exp(-x[i]))) <= 1e-15, "weight \(j)")
@@ -107,10 +106,11 @@ import NHGDTestSupport
     @Test func smallMNISTSubsetLoadsAndEvaluates() throws {
         var rng = Xoshiro256StarStar(seed: 31)
         let data = try shippedMNIST.get().scaled(by: 1.0 / 255).withBiasFeature()
-        let problem = try DataHyperCleaning.make(from: data, trainCount: 200, validationCount: 100, testCount: 100,
-                                                 corruptionFraction: 0.5, l2: 1e-3, using: &rng)
-        #expect(problem.innerDimension == 7850 && problem.outerDimension == 200 && problem.classCount == 10)
-        let record = try #require(problem.corruption)
+        let experiment = try CleaningExperiment.make(from: data, trainCount: 200, validationCount: 100, testCount: 100,
+                                                     corruptionFraction: 0.5, l2: 1e-3, using: &rng)
+        let problem = experiment.problem, record = experiment.corruption
+        #expect(problem.innerDimension == 7850 && problem.outerDimension == 200 && problem.data.outputCount == 10)
+        #expect(problem.changedLabels == record.changed)
         #expect(record.replacedCount == 100)
         // Uniform weights: every score ties, AUROC exactly 1/2; y = 0 predicts class 0 everywhere.
         let y0 = problem.initialInner()
@@ -133,7 +133,7 @@ import NHGDTestSupport
         #expect(trained["validation_loss"]! < uniform["validation_loss"]!)
         // Oracle checks at this scale, where the BLAS block paths (256-sample blocks) are used.
         let report = try checkOracles(problem, at: oracleX.map { $0 / 6 }, y)
-        #expect(report.errors["denseHessian"] == nil && report.errors.count == 10)  // p > maxDenseDimension
+        #expect(report.errors["denseHessian"] == nil && report.errors.count == 12)  // p > maxDenseDimension
         #expect(report.passed(tolerance: oracleTolerance), "\(report)")
     }
 }

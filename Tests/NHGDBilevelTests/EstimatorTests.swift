@@ -127,14 +127,12 @@ import NHGDTestSupport
         block: Int = 50
     ) throws {
         let n = problem.trainingCount
-        var start = 0
+        var start = 0, blocks = 0
         while start < n {
             let count = min(block, n - start)
-            var g = Matrix(rows: problem.innerDimension, columns: count)
-            var w = [Double](repeating: 0, count: count)
-            try problem.perSampleGradients(x: problem.initialOuter(), y: y, samples: Array(start..<start + count),
-                                           into: &g, weights: &w)
-            try estimator.observe(gradients: g, weights: w)
+            let (g, w) = try problem.perSampleGradients(x: problem.initialOuter(), y: y, samples: Array(start..<start + count))
+            blocks += 1
+            try estimator.observe(perSample: g, weights: w, forgetting: ForgettingSchedule.runningMean.factor(forBlock: blocks))
             start += count
         }
     }
@@ -160,7 +158,7 @@ import NHGDTestSupport
             let x = [Double](repeating: -3, count: d)
             let y = try problem.solveInner(x: x)
             var estimator = try NaturalHypergradient<RidgeRegression, DenseFisher>(
-                sketch: DenseFisher(dimension: d), damping: 0, forgetting: .runningMean)
+                sketch: DenseFisher(dimension: d), damping: 0)
             try Self.observeAll(&estimator, problem, y: y)
             let estimate = try estimator.estimate(problem: problem, x: x, y: y, using: &c.rng)
             let hessian = try problem.hessian(x: x, y: y)
@@ -205,9 +203,9 @@ import NHGDTestSupport
             c.note("d = \(d), ℓ = \(rank), λ = \(damping), \(compensation)")
             var sketched = try NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
                 sketch: FrequentDirectionsSketch(dimension: d, rank: rank, compensation: compensation),
-                damping: damping, forgetting: .runningMean)
+                damping: damping)
             var dense = try NaturalHypergradient<RidgeRegression, DenseFisher>(
-                sketch: DenseFisher(dimension: d), damping: damping, forgetting: .runningMean)
+                sketch: DenseFisher(dimension: d), damping: damping)
             try Self.observeAll(&sketched, problem, y: y, block: 7)
             try Self.observeAll(&dense, problem, y: y, block: 7)
             let a = try sketched.estimate(problem: problem, x: x, y: y, using: &c.rng)
@@ -221,7 +219,7 @@ import NHGDTestSupport
 
     /// Every estimator, at a point of the wrong length or with NaN/∞ in it, throws the typed
     /// error naming the argument, before any oracle runs; NHGD's `observe` refuses a block with
-    /// the wrong row count, a NaN or a negative weight and leaves its sketch as it was.
+    /// the wrong row count, a NaN or a bad β and leaves its sketch as it was.
     @Test func everyEstimatorRejectsBadPointsWithTypedErrors() throws {
         var rng = Xoshiro256StarStar(seed: 11)
         let problem = try RidgeRegression.synthetic(n: 40, m: 10, d: 5, noise: 1, using: &rng)
@@ -239,7 +237,8 @@ import NHGDTestSupport
                 sketch: FrequentDirectionsSketch(dimension: p, rank: 2))),
         ]
         func poisoned(_ v: [Double], _ value: Double) -> [Double] { var w = v; w[w.count / 2] = value; return w }
-        for (operation, prototype) in estimators {
+        for (_, prototype) in estimators {
+            let operation = prototype.name
             func rejects(_ x: [Double], _ y: [Double], _ expected: BilevelError) {
                 var estimator = prototype
                 var local = Xoshiro256StarStar(seed: 1)
@@ -257,16 +256,15 @@ import NHGDTestSupport
 
         var nhgd = try NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
             sketch: FrequentDirectionsSketch(dimension: p, rank: 2))
-        var block = Matrix(rows: p, columns: 3)
-        var weights = [Double](repeating: 0, count: 3)
-        try problem.perSampleGradients(x: x, y: y, samples: [0, 1, 2], into: &block, weights: &weights)
-        try nhgd.observe(gradients: block, weights: weights)
+        let (block, weights) = try problem.perSampleGradients(x: x, y: y, samples: [0, 1, 2])
+        try nhgd.observe(perSample: block, weights: weights, forgetting: 1)
         let before = nhgd.sketch
         var withNaN = block
         withNaN[1, 2] = .nan
-        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(gradients: Matrix(rows: p + 1, columns: 3), weights: weights) }
-        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(gradients: withNaN, weights: weights) }
-        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(gradients: block, weights: [1, -1, 1]) }
+        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(Matrix(rows: p + 1, columns: 3), columns: 0..<3, forgetting: 0.5) }
+        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(withNaN, columns: 0..<3, forgetting: 0.5) }
+        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(block, columns: 0..<3, forgetting: 0) }
+        #expect(throws: LinearAlgebraError.self) { try nhgd.observe(block, columns: 2..<4, forgetting: 0.5) }
         #expect(nhgd.sketch == before, "a refused block changed the sketch")
     }
 
@@ -276,7 +274,7 @@ import NHGDTestSupport
         let x = problem.initialOuter(), y = problem.initialInner()
         var cg = try ConjugateGradientHypergradient<RidgeRegression>()
         #expect(throws: BilevelError.self) { try cg.estimate(problem: problem, x: [0, 0], y: y, using: &rng) }
-        #expect(throws: BilevelError.nonFinite(operation: "ConjugateGradientHypergradient", argument: "y")) {
+        #expect(throws: BilevelError.nonFinite(operation: "cg", argument: "y")) {
             try cg.estimate(problem: problem, x: x, y: [.nan, 0, 0, 0, 0], using: &rng)
         }
         #expect(throws: BilevelError.self) { try ConjugateGradientHypergradient<RidgeRegression>(iterations: 0) }
@@ -287,7 +285,17 @@ import NHGDTestSupport
             try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 5), damping: -1)
         }
         #expect(throws: BilevelError.self) {
-            try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 5), forgetting: .constant(1.5))
+            try NaturalHypergradient<RidgeRegression, DenseFisher>(
+                sketch: DenseFisher(dimension: 5),
+                columns: CurvatureColumnRequest(compression: .none, forgetting: .constant(1.5)))
+        }
+        #expect(throws: BilevelError.self) {
+            try NaturalHypergradient<RidgeRegression, DenseFisher>(
+                sketch: DenseFisher(dimension: 5), columns: CurvatureColumnRequest(compression: .none, interval: 0))
+        }
+        #expect(throws: BilevelError.self) {
+            try NaturalHypergradient<RidgeRegression, DenseFisher>(
+                sketch: DenseFisher(dimension: 5), columns: CurvatureColumnRequest(compression: .gaussian(columns: 0)))
         }
         var mismatched = try NaturalHypergradient<RidgeRegression, DenseFisher>(sketch: DenseFisher(dimension: 4))
         #expect(throws: BilevelError.self) { try mismatched.estimate(problem: problem, x: x, y: y, using: &rng) }

@@ -3,6 +3,7 @@ import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
 @testable import NHGDBilevel
+import NHGDExperiments
 
 @Suite struct LogisticRegressionProblemTests {
     @Test func oraclesPassFiniteDifferenceCheck() throws {
@@ -11,7 +12,7 @@ import NHGDTestSupport
             var rng = c.rng
             let problem = try randomLogisticProblem(d: d, n: n, m: m, using: &rng)
             let x = c.vector(count: d, in: -2...2), y = c.vector(count: d)
-            try expectOraclesPass(problem, at: x, y, checks: 12, context: "d=\(d) n=\(n) m=\(m)", in: &c)
+            try expectOraclesPass(problem, at: x, y, checks: 14, context: "d=\(d) n=\(n) m=\(m)", in: &c)
         }
     }
 
@@ -49,13 +50,14 @@ import NHGDTestSupport
         var rng = Xoshiro256StarStar(seed: 12)
         let problem = try LogisticRegression.breastCancer(using: &rng)
         #expect(problem.innerDimension == 31 && problem.outerDimension == 31)
-        #expect(problem.trainingCount == 300 && problem.validationCount == 134 && problem.testInputs.columns == 135)
+        #expect(problem.trainingCount == 300 && problem.outer.data.sampleCount == 134 && problem.test?.sampleCount == 135)
         // Standardised on the training part: its feature means are 0 (to rounding), bias row 1.
+        let inputs = problem.data.inputs
         for j in 0..<30 {
-            let mean = (0..<300).reduce(0.0) { $0 + problem.trainingInputs[j, $1] } / 300
+            let mean = (0..<300).reduce(0.0) { $0 + inputs[j, $1] } / 300
             #expect(abs(mean) < 1e-12)
         }
-        #expect((0..<300).allSatisfy { problem.trainingInputs[30, $0] == 1 })
+        #expect((0..<300).allSatisfy { inputs[30, $0] == 1 })
         let x = [Double](repeating: log(0.01), count: 31)
         let y = try problem.innerSolution(x: x, tolerance: 1e-10)
         let metrics = try problem.metrics(x: x, y: y)
@@ -72,9 +74,8 @@ import NHGDTestSupport
         let parts = try pair.split(trainCount: 100, validationCount: 50, testCount: 50, using: &rng)
         let problem = try LogisticRegression(training: parts.training, validation: parts.validation, test: parts.test)
         #expect(problem.innerDimension == 784 && problem.trainingCount == 100)
-        var gradients = Matrix(rows: 784, columns: 3), weights = [0.0, 0, 0]
-        try problem.perSampleGradients(x: problem.initialOuter(), y: problem.initialInner(), samples: [0, 5, 99],
-                                       into: &gradients, weights: &weights)
+        let (gradients, weights) = try problem.perSampleGradients(x: problem.initialOuter(), y: problem.initialInner(),
+                                                                  samples: [0, 5, 99])
         #expect(weights == [1, 1, 1])
         // At y = 0, π = 1/2: gᵢ = (1/2 − bᵢ) aᵢ exactly.
         for (j, i) in [0, 5, 99].enumerated() {
@@ -82,10 +83,10 @@ import NHGDTestSupport
             #expect(gradients.column(j) == expected)
         }
         let standard = try LogisticRegression.mnistPair(trainCount: 20, validationCount: 10, testCount: 0, using: &rng)
-        #expect(standard.innerDimension == 785 && standard.testInputs.columns == 0)
+        #expect(standard.innerDimension == 785 && standard.test == nil)
         #expect(Set(try standard.metrics(x: standard.initialOuter(), y: standard.initialInner()).keys)
             == ["validation_loss", "validation_accuracy"])
         let mnist = try shippedMNIST.get()
-        #expect(throws: BilevelError.self) { try LogisticRegression(training: mnist, validation: mnist) }
+        #expect(throws: DataError.self) { try LogisticRegression(training: mnist, validation: mnist) }
     }
 }

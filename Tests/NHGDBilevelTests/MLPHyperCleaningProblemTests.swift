@@ -3,6 +3,7 @@ import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
 @testable import NHGDBilevel
+import NHGDExperiments
 
 /// A random MLP hyper-cleaning problem: Gaussian inputs, labels from a random linear model,
 /// a fraction of the training labels corrupted.
@@ -36,7 +37,7 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
             var y = problem.initialInner()
             let noise = c.vector(count: y.count)
             BLAS.axpy(0.5, noise, &y)
-            try expectOraclesPass(problem, at: x, y, checks: 10, context: "d=\(d) h=\(h) k=\(k) n=\(n) m=\(m)", in: &c)
+            try expectOraclesPass(problem, at: x, y, checks: 12, context: "d=\(d) h=\(h) k=\(k) n=\(n) m=\(m)", in: &c)
         }
     }
 
@@ -79,8 +80,7 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
             let p = problem.innerDimension
             let y = c.vector(count: p), x = c.vector(count: n)
             let samples = (0..<c.size(1...n)).map { _ in Int(c.rng.next(upperBound: UInt64(n))) }
-            var block = Matrix(rows: p, columns: samples.count), weights = [Double](repeating: 0, count: samples.count)
-            try problem.perSampleGradients(x: x, y: y, samples: samples, into: &block, weights: &weights)
+            let (block, weights) = try problem.perSampleGradients(x: x, y: y, samples: samples)
             for (j, i) in samples.enumerated() {
                 let reference = loopGradient(problem, y: y, sample: i)
                 try c.expect(relativeError(block.column(j), reference) <= 1e-12, "sample \(i)")
@@ -91,8 +91,9 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
 
     /// Backpropagation for one sample by loops, straight from the definitions.
     private func loopGradient(_ problem: MLPHyperCleaning, y: [Double], sample i: Int) -> [Double] {
-        let d = problem.featureCount, h = problem.hiddenWidth, k = problem.classCount
-        let a = problem.trainingInputs.column(i)  // d+1 entries, last = 1
+        let network = problem.data
+        let d = network.featureCount, h = network.hiddenWidth, k = network.classCount
+        let a = network.inputs.column(i)  // d+1 entries, last = 1
         let split = (d + 1) * h
         var hidden = [Double](repeating: 1, count: h + 1)
         for r in 0..<h {
@@ -105,7 +106,7 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
         let top = s.max()!
         let total = s.reduce(0) { $0 + exp($1 - top) }
         var delta2 = s.map { exp($0 - top) / total }
-        delta2[problem.trainingLabels[i]] -= 1
+        delta2[network.labels[i]] -= 1
         var gradient = [Double](repeating: 0, count: problem.innerDimension)
         for r in 0..<h {
             var g = 0.0
@@ -119,11 +120,12 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
 
     /// Sizes, the seeded Glorot initialisation, metrics on MNIST and typed errors.
     @Test func mnistSizesInitialisationMetricsAndErrors() throws {
-        #expect(MLPHyperCleaning.parameterCount(featureCount: 784, hiddenWidth: 128, classCount: 10) == 101_770)
-        #expect(MLPHyperCleaning.parameterCount(featureCount: 784, hiddenWidth: 1280, classCount: 10) == 1_017_610)
+        #expect(TanhNetwork.parameterCount(featureCount: 784, hiddenWidth: 128, classCount: 10) == 101_770)
+        #expect(TanhNetwork.parameterCount(featureCount: 784, hiddenWidth: 1280, classCount: 10) == 1_017_610)
         var rng = Xoshiro256StarStar(seed: 41)
-        let problem = try MLPHyperCleaning.mnist(hiddenWidth: 16, trainCount: 300, validationCount: 100, testCount: 100,
-                                                 using: &rng)
+        let experiment = try CleaningExperiment<TanhNetwork>.mnist(hiddenWidth: 16, trainCount: 300, validationCount: 100,
+                                                                   testCount: 100, using: &rng)
+        let problem = experiment.problem
         #expect(problem.innerDimension == 785 * 16 + 17 * 10 && problem.outerDimension == 300)
         let y0 = problem.initialInner()
         #expect(y0 == problem.initialInner())  // seeded: the same every call
@@ -139,7 +141,7 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
         #expect(metrics["auroc"] == 0.5)  // uniform weights: every score ties
         #expect(abs(metrics["validation_loss"]! - (try problem.outerValue(x: problem.initialOuter(), y: y0))) < 1e-15)
         // Oracle weights, a few full-batch gradient steps: the network learns above chance.
-        let record = try #require(problem.corruption)
+        let record = experiment.corruption
         let oracleX = record.changed.map { $0 ? -6.0 : 6.0 }
         #expect(try problem.metrics(x: oracleX, y: y0)["auroc"] == 1)
         var y = y0
@@ -151,17 +153,19 @@ private func randomMLPProblem(d: Int, h: Int, k: Int, n: Int, m: Int, l2: Double
         #expect(trained["validation_accuracy"]! > 0.4, "\(trained)")
         #expect(trained["validation_loss"]! < metrics["validation_loss"]!)
 
-        // Typed errors, nothing computed.
-        #expect(throws: BilevelError.self) { try problem.innerValue(x: oracleX, y: [1, 2]) }
-        var result = [Double](repeating: 0, count: problem.innerDimension)
-        #expect(throws: BilevelError.self) {
-            try problem.hessianVectorProduct(x: oracleX, y: y, v: y, samples: [problem.trainingCount], into: &result)
-        }
+        // Typed errors at the doors: the estimators and the constructors.
+        var cg = try ConjugateGradientHypergradient<MLPHyperCleaning>(iterations: 1)
+        #expect(throws: BilevelError.self) { try cg.estimate(problem: problem, x: oracleX, y: [1, 2], using: &rng) }
         var bad = y
         bad[3] = .nan
-        #expect(throws: BilevelError.self) { try problem.crossProduct(x: oracleX, y: y, u: bad) }
+        #expect(throws: BilevelError.nonFinite(operation: "cg", argument: "y")) {
+            try cg.estimate(problem: problem, x: oracleX, y: bad, using: &rng)
+        }
         let data = try Dataset(name: "x", features: Matrix(rows: 2, columns: 3, repeating: 1), labels: [0, 1, 0], classCount: 2)
         #expect(throws: BilevelError.self) { try MLPHyperCleaning(training: data, validation: data, hiddenWidth: 0, l2: 1) }
+        #expect(throws: BilevelError.self) {
+            try TanhNetwork(inputs: Matrix(rows: 2, columns: 3), labels: [0, 2, 0], classCount: 2, hiddenWidth: 1)
+        }
         #expect(throws: BilevelError.self) { try MLPHyperCleaning(training: data, validation: data, hiddenWidth: 2, l2: -1) }
     }
 }

@@ -23,12 +23,23 @@ import NHGDTestSupport
         return c
     }
 
+    /// Every kind of column request (per-sample columns, Gaussian and sampled compression, an
+    /// interval, sampled labels) gives the same iterates, sketch and trace bit for bit whether the
+    /// sketch runs on the second worker or inline.
     @Test func pipelinedAndSequentialGiveIdenticalIterates() throws {
+        let requests: [CurvatureColumnRequest] = [
+            CurvatureColumnRequest(compression: .none),
+            CurvatureColumnRequest(compression: .gaussian(columns: 3), interval: 2, seed: 5),
+            CurvatureColumnRequest(compression: .sampledColumns(columns: 4), interval: 3, labels: .sampled,
+                                   forgetting: .runningMean, resetEachOuterIteration: true, seed: 6),
+        ]
         for seed in [UInt64(1), 2, 3] {
             let problem = try Self.ridge(seed: seed)
+            let request = requests[Int(seed) - 1]
             func run(_ pipelined: Bool) throws -> BilevelOptimizer<NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>> {
                 let estimator = try NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
-                    sketch: FrequentDirectionsSketch(dimension: 8, rank: 3, compensation: .scalar), damping: 1e-2)
+                    sketch: FrequentDirectionsSketch(dimension: 8, rank: 3, compensation: .scalar), damping: 1e-2,
+                    columns: request)
                 var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator,
                                                      configuration: Self.configuration(pipelined: pipelined, seed: seed))
                 try optimizer.run()
@@ -41,6 +52,40 @@ import NHGDTestSupport
             #expect(sequential.estimator.sketch == pipelined.estimator.sketch, "seed \(seed)")
             #expect(sequential.trace.map(\.outerLoss) == pipelined.trace.map(\.outerLoss), "seed \(seed)")
         }
+    }
+
+    /// The inner loop asks the data term for weighted combinations only: its buffers are one
+    /// p-vector, one p × 1 block and (with a column request of s columns) two p × (1 + s)
+    /// blocks with their b × (1 + s) coefficients — O(p·s), no p × b block, whatever b is.
+    /// Columns arrive every `interval`-th step, `s` at a time.
+    @Test func innerLoopWorkspaceIsOrderPTimesSAndColumnsFollowTheInterval() throws {
+        let problem = try Self.ridge(seed: 5, d: 8)
+        let p = problem.innerDimension, s = 3, interval = 4
+        var configuration = Self.configuration(pipelined: true)
+        configuration.batchSize = 64
+        let estimator = try NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
+            sketch: FrequentDirectionsSketch(dimension: p, rank: 4),
+            columns: CurvatureColumnRequest(compression: .gaussian(columns: s), interval: interval))
+        var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
+        let b = configuration.batchSize
+        let expected = 8 * (p + (b + p) * 1 + 2 * (b + p) * (1 + s)) + 8 * b
+        #expect(optimizer.innerWorkspaceBytes == expected, "workspace \(optimizer.innerWorkspaceBytes) B, expected \(expected)")
+        try optimizer.run()
+        let perIteration = (configuration.innerSteps + interval - 1) / interval
+        #expect(optimizer.estimator.sketch.ingestedCount == configuration.outerIterations * perIteration * s)
+        // Plain SGD: one p × 1 block and the direction.
+        let plain = try BilevelOptimizer(problem: problem, estimator: ConjugateGradientHypergradient<RidgeRegression>(),
+                                         configuration: configuration)
+        #expect(plain.innerWorkspaceBytes == 8 * (p + (b + p)) + 8 * b)
+    }
+
+    /// Sampled-label columns need a likelihood data term; the from-scratch least squares has none.
+    @Test func sampledLabelsWithoutALikelihoodAreRefused() throws {
+        var rng = Xoshiro256StarStar(seed: 3)
+        let problem = LeastSquaresProblem.random(p: 3, n: 20, m: 5, using: &rng)
+        let estimator = try NaturalHypergradient<LeastSquaresProblem, DenseFisher>(
+            sketch: DenseFisher(dimension: 3), columns: CurvatureColumnRequest(compression: .none, labels: .sampled))
+        #expect(throws: BilevelError.self) { try BilevelOptimizer(problem: problem, estimator: estimator) }
     }
 
     @Test func traceRecordsEveryIterationWithCumulativeCounts() throws {
@@ -117,9 +162,8 @@ import NHGDTestSupport
         let problem = try DataHyperCleaning.mnist(trainCount: 300, validationCount: 300, testCount: 300,
                                                   corruptionFraction: 0.5, l2: 3e-3, using: &rng)
         let estimator = try NaturalHypergradient<DataHyperCleaning, FrequentDirectionsSketch>(
-            sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: 8, compensation: .scalar,
-                                             compression: .gaussian(columns: 8)),
-            damping: 1e-3, forgetting: .constant(0.1))
+            sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: 8, compensation: .scalar),
+            damping: 1e-3, columns: CurvatureColumnRequest(compression: .gaussian(columns: 8), forgetting: .constant(0.1)))
         var config = BilevelOptimizerConfiguration()
         config.outerIterations = 25
         config.innerSteps = 20

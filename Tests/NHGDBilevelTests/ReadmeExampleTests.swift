@@ -11,7 +11,7 @@ import NaturalHypergradient
     // NHGD: a rank-32 Frequent Directions sketch of the empirical Fisher, fed by the inner SGD …
     let nhgd = try NaturalHypergradient<DataHyperCleaning, FrequentDirectionsSketch>(
         sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: 32, compensation: .scalar),
-        damping: 1e-3, forgetting: .constant(0.1))
+        damping: 1e-3, columns: CurvatureColumnRequest(compression: .gaussian(columns: 8), forgetting: .constant(0.1)))
     // … or any baseline, with one line:
     let cg = try ConjugateGradientHypergradient<DataHyperCleaning>(iterations: 10)
 

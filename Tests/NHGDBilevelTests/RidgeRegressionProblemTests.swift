@@ -64,7 +64,7 @@ import NHGDTestSupport
             let problem = try RidgeRegression.synthetic(n: n, m: m, d: d, noise: c.logUniform(in: 0.2...2),
                                                         testCount: 5, using: &rng)
             let x = c.vector(count: d, in: -2...2), y = c.vector(count: d)
-            try expectOraclesPass(problem, at: x, y, checks: 12, in: &c)
+            try expectOraclesPass(problem, at: x, y, checks: 14, in: &c)
         }
     }
 
@@ -80,27 +80,32 @@ import NHGDTestSupport
         #expect(Set(metrics.keys) == ["validation_loss", "test_loss", "parameter_error"])
     }
 
+    /// Bad data is refused by the constructors; bad points at the doors (estimators,
+    /// `checkOracles`), with the argument named.
     @Test func badInputsThrowTypedErrors() throws {
         var rng = Xoshiro256StarStar(seed: 9)
         let p = try RidgeRegression.synthetic(n: 10, m: 5, d: 3, noise: 1, using: &rng)
-        let x = [0.0, 0, 0], y = [1.0, 2, 3]
-        var g = Matrix(rows: 3, columns: 2), w = [0.0, 0]
-        #expect(throws: BilevelError.sampleOutOfRange(index: 10, count: 10)) {
-            try p.perSampleGradients(x: x, y: y, samples: [0, 10], into: &g, weights: &w)
+        #expect(throws: BilevelError.nonFinite(operation: "checkOracles", argument: "y")) {
+            try checkOracles(p, at: [0, 0, 0], [1, .infinity, 0])
         }
-        #expect(throws: BilevelError.self) { try p.perSampleGradients(x: x, y: y, samples: [0], into: &g, weights: &w) }
-        #expect(throws: BilevelError.nonFinite(operation: "RidgeRegression.innerValue", argument: "y")) {
-            try p.innerValue(x: x, y: [1, .infinity, 0])
+        var exact = try ExactHypergradient<RidgeRegression>()
+        #expect(throws: BilevelError.dimensionMismatch(operation: "exact", expected: "x of length 3", actual: "length 1")) {
+            try exact.estimate(problem: p, x: [0], y: [1, 2, 3], using: &rng)
         }
-        #expect(throws: BilevelError.self) { try p.crossProduct(x: x, y: y, u: [1]) }
-        var r = [0.0, 0, 0]
-        #expect(throws: BilevelError.self) { try p.hessianVectorProduct(x: x, y: y, v: y, samples: [-1], into: &r) }
         #expect(throws: BilevelError.self) {
             try RidgeRegression.synthetic(n: 10, m: 5, d: 3, noise: 0, using: &rng)
         }
         #expect(throws: BilevelError.self) {
             try RidgeRegression(trainingInputs: Matrix(rows: 2, columns: 3), trainingTargets: [1, 2],
                                 validationInputs: Matrix(rows: 2, columns: 1), validationTargets: [0])
+        }
+        #expect(throws: BilevelError.self) {
+            try RidgeRegression(trainingInputs: Matrix(rows: 2, columns: 3, repeating: .nan), trainingTargets: [1, 2, 3],
+                                validationInputs: Matrix(rows: 2, columns: 1), validationTargets: [0])
+        }
+        #expect(throws: BilevelError.self) {
+            try RidgeRegression(trainingInputs: Matrix(rows: 2, columns: 3), trainingTargets: [1, 2, 3],
+                                validationInputs: Matrix(rows: 3, columns: 1), validationTargets: [0])
         }
     }
 }

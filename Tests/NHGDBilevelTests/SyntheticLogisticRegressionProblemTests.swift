@@ -3,6 +3,7 @@ import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
 @testable import NHGDBilevel
+import NHGDExperiments
 
 @Suite struct SyntheticLogisticRegressionProblemTests {
     /// A random small problem and its dense twin: the same data as dense columns in a
@@ -15,12 +16,9 @@ import NHGDTestSupport
         var rng = c.rng.split()
         let problem = try SyntheticLogisticRegression.make(p: p, n: n, m: m, nonzerosPerSample: s, using: &rng)
         c.note("p=\(p) n=\(n) m=\(m) s=\(s)")
-        func dataset(_ samples: SyntheticLogisticRegression.SparseSamples, _ labels: [Double]) throws -> Dataset {
-            try Dataset(name: "dense twin", features: samples.denseColumns(), labels: labels.map { Int($0) },
-                        classCount: 2)
-        }
-        let dense = try LogisticRegression(training: dataset(problem.training, problem.trainingLabels),
-                                           validation: dataset(problem.validation, problem.validationLabels))
+        let dense = try LogisticRegression(
+            trainingInputs: problem.data.inputs.denseColumns(), trainingLabels: problem.data.targets,
+            validationInputs: problem.outer.data.inputs.denseColumns(), validationLabels: problem.outer.data.targets)
         return (problem, dense)
     }
 
@@ -29,7 +27,7 @@ import NHGDTestSupport
             let (problem, _) = try problemAndDenseTwin(&c)
             let p = problem.innerDimension
             let x = c.vector(count: p, in: -2...2), y = c.vector(count: p)
-            try expectOraclesPass(problem, at: x, y, checks: 12, in: &c)
+            try expectOraclesPass(problem, at: x, y, checks: 14, in: &c)
         }
     }
 
@@ -49,15 +47,16 @@ import NHGDTestSupport
                 try c.expect(error <= tolerance || maxAbsDifference(a, b) <= 1e-14, "\(what): relative error \(error)")
             }
             let samples = (0..<c.int(in: 1...6)).map { _ in c.int(in: 0...(n - 1)) }
-            var sparseBlock = Matrix(rows: p, columns: samples.count, repeating: .nan)  // stale contents are overwritten
-            var denseBlock = Matrix(rows: p, columns: samples.count)
-            var sparseWeights = [Double](repeating: 0, count: samples.count), denseWeights = sparseWeights
-            try problem.perSampleGradients(x: x, y: y, samples: samples, into: &sparseBlock, weights: &sparseWeights)
-            try dense.perSampleGradients(x: x, y: y, samples: samples, into: &denseBlock, weights: &denseWeights)
-            try expectClose(sparseBlock.storage, denseBlock.storage, "per-sample gradients")
-            try c.expect(sparseWeights == denseWeights, "weights \(sparseWeights)")
-            try expectClose(try problem.perSampleLosses(y: y, samples: samples),
-                            try dense.perSampleLosses(y: y, samples: samples), "per-sample losses")
+            let coefficients = c.gaussianMatrix(rows: samples.count, columns: c.int(in: 1...3))
+            var sparseBlock = Matrix(rows: p, columns: coefficients.columns, repeating: .nan)  // stale contents are overwritten
+            var denseBlock = Matrix(rows: p, columns: coefficients.columns)
+            try problem.data.gradientCombinations(at: y, samples: samples, coefficients: coefficients, into: &sparseBlock)
+            try dense.data.gradientCombinations(at: y, samples: samples, coefficients: coefficients, into: &denseBlock)
+            try expectClose(sparseBlock.storage, denseBlock.storage, "gradient combinations")
+            try expectClose(try problem.data.gradientProjections(at: y, along: v, samples: samples),
+                            try dense.data.gradientProjections(at: y, along: v, samples: samples), "projections")
+            try expectClose(try problem.data.losses(at: y, samples: samples),
+                            try dense.data.losses(at: y, samples: samples), "per-sample losses")
             try expectClose([try problem.innerValue(x: x, y: y)], [try dense.innerValue(x: x, y: y)], "inner value")
             try expectClose([try problem.outerValue(x: x, y: y)], [try dense.outerValue(x: x, y: y)], "outer value")
             let (sparseFx, sparseFy) = try problem.outerGradients(x: x, y: y)
@@ -72,10 +71,8 @@ import NHGDTestSupport
             }
             try expectClose(try problem.hessian(x: x, y: y).storage, try dense.hessian(x: x, y: y).storage, "dense H")
             try expectClose(try problem.crossProduct(x: x, y: y, u: v), try dense.crossProduct(x: x, y: y, u: v), "J u")
-            var sparseR = [Double](repeating: 0, count: p), denseR = sparseR
-            try problem.regularizerGradient(x: x, y: y, into: &sparseR)
-            try dense.regularizerGradient(x: x, y: y, into: &denseR)
-            try expectClose(sparseR, denseR, "∇R")
+            try expectClose(try problem.innerGradient(x: x, y: y, samples: samples),
+                            try dense.innerGradient(x: x, y: y, samples: samples), "minibatch ∇g")
             let sparseMetrics = try problem.metrics(x: x, y: y), denseMetrics = try dense.metrics(x: x, y: y)
             try c.expect(Set(sparseMetrics.keys) == ["validation_loss", "validation_accuracy"], "metric keys")
             try expectClose([sparseMetrics["validation_loss"]!], [denseMetrics["validation_loss"]!], "validation loss")
@@ -93,9 +90,9 @@ import NHGDTestSupport
         var rng = Xoshiro256StarStar(seed: 41)
         let (p, n, s) = (500, 4000, 20)
         let problem = try SyntheticLogisticRegression.make(p: p, n: n, m: 100, nonzerosPerSample: s, using: &rng)
-        let a = problem.training
+        let a = problem.data.inputs
         #expect(a.rowStarts == (0...n).map { $0 * s })
-        #expect(problem.validation.rowStarts.last == 100 * s)
+        #expect(problem.outer.data.inputs.rowStarts.last == 100 * s)
         for i in 0..<n {
             let row = Array(a.featureIndices[a.rowStarts[i]..<a.rowStarts[i + 1]])
             #expect(row == Array(Set(row)).sorted() && row.allSatisfy { (0..<p).contains($0) })
@@ -103,20 +100,20 @@ import NHGDTestSupport
         let meanSquare = a.values.reduce(0) { $0 + $1 * $1 } / Double(n)
         #expect(abs(meanSquare - 1) <= 4 * (2.0 / Double(n * s)).squareRoot())
         #expect(problem.generatingParameters.filter { $0 != 0 }.count == p / 10)
-        #expect(Set(problem.trainingLabels + problem.validationLabels).isSubset(of: [0, 1]))
+        #expect(Set(problem.data.targets + problem.outer.data.targets).isSubset(of: [0, 1]))
         let logits = problem.generatingParameters.withUnsafeBufferPointer { t in (0..<n).map { a.dot($0, t) } }
         let variance = logits.reduce(0) { $0 + $1 * $1 } / Double(n)
         #expect(abs(variance - 4) <= 0.8, "true-logit variance \(variance)")
         // Labels follow σ(true logit): the residuals bᵢ − σ(zᵢ) have mean 0 and variance ≤ 1/4,
         // so their mean lies within 4·(1/2)/√n ≈ 0.032 of 0.
-        let residual = (0..<n).reduce(0.0) { $0 + problem.trainingLabels[$1] - logistic(logits[$1]) } / Double(n)
+        let residual = (0..<n).reduce(0.0) { $0 + problem.data.targets[$1] - logistic(logits[$1]) } / Double(n)
         #expect(abs(residual) <= 4 * 0.5 / Double(n).squareRoot())
         // The planted parameter classifies better than chance on validation.
         #expect(try problem.metrics(x: problem.initialOuter(), y: problem.generatingParameters)["validation_accuracy"]! > 0.6)
         // Same seed, same problem.
         var again = Xoshiro256StarStar(seed: 41)
         let twin = try SyntheticLogisticRegression.make(p: p, n: n, m: 100, nonzerosPerSample: s, using: &again)
-        #expect(twin.training == a && twin.trainingLabels == problem.trainingLabels)
+        #expect(twin.data.inputs == a && twin.data.targets == problem.data.targets)
     }
 
     /// A million parameters in O(n·s + p) memory: generation and the per-sample and
@@ -125,25 +122,24 @@ import NHGDTestSupport
         var rng = Xoshiro256StarStar(seed: 42)
         let p = 1_000_000
         let problem = try SyntheticLogisticRegression.make(p: p, n: 50, m: 10, nonzerosPerSample: 16, using: &rng)
-        #expect(problem.training.values.count == 50 * 16 && problem.training.featureIndices.count == 50 * 16)
+        #expect(problem.data.inputs.values.count == 50 * 16 && problem.data.inputs.featureIndices.count == 50 * 16)
         let x = problem.initialOuter(), y = problem.generatingParameters
-        let a = problem.training
-        var block = Matrix(rows: p, columns: 2, repeating: 7), weights = [0.0, 0.0]
-        try problem.perSampleGradients(x: x, y: y, samples: [3, 1], into: &block, weights: &weights)
+        let a = problem.data.inputs
+        var block = Matrix(rows: p, columns: 2, repeating: 7)
+        try problem.data.gradientCombinations(at: y, samples: [3, 1], coefficients: .identity(2), into: &block)
         // Column j holds (σ(aᵢᵀy) − bᵢ)·aᵢ at the sample's positions and zeros elsewhere (the
         // stale 7s are gone); the logit is summed in the same order, so equality is exact.
         for (j, i) in [3, 1].enumerated() {
             let range = a.rowStarts[i]..<a.rowStarts[i + 1]
             let z = range.reduce(0.0) { $0 + a.values[$1] * y[a.featureIndices[$1]] }
-            let coefficient = logistic(z) - problem.trainingLabels[i]
+            let coefficient = logistic(z) - problem.data.targets[i]
             var expected = [Double](repeating: 0, count: p)
             for k in range { expected[a.featureIndices[k]] = coefficient * a.values[k] }
             #expect(block.column(j) == expected)
         }
-        #expect(weights == [1, 1])
-        #expect(throws: BilevelError.exceedsMemoryBudget(
-            method: "SyntheticLogisticRegression.hessian", bytesNeeded: p * p * 8,
-            bytesAllowed: SyntheticLogisticRegression.maxDenseDimension * SyntheticLogisticRegression.maxDenseDimension * 8)) {
+        #expect(problem.sampleWeights(x: x, samples: [3, 1]) == [1, 1])
+        #expect(throws: BilevelError.exceedsMemoryBudget(method: "dense \(p)×\(p) Hessian", bytesNeeded: p * p * 8,
+                                                          bytesAllowed: 1 << 30)) {
             try problem.hessian(x: x, y: y)
         }
     }
@@ -184,7 +180,7 @@ import NHGDTestSupport
                 try SyntheticLogisticRegression.make(p: p, n: n, m: m, nonzerosPerSample: s, using: &rng)
             }
         }
-        typealias Samples = SyntheticLogisticRegression.SparseSamples
+        typealias Samples = SparseSamples
         #expect(throws: BilevelError.self) { try Samples(featureCount: 0, rowStarts: [0], featureIndices: [], values: []) }
         #expect(throws: BilevelError.self) { try Samples(featureCount: 3, rowStarts: [0, 2], featureIndices: [0], values: [1]) }
         #expect(throws: BilevelError.self) { try Samples(featureCount: 3, rowStarts: [0, 1], featureIndices: [3], values: [1]) }
@@ -201,20 +197,11 @@ import NHGDTestSupport
         }
         let problem = try SyntheticLogisticRegression(training: a, trainingLabels: [0, 1], validation: a,
                                                       validationLabels: [1, 0])
-        let x = problem.initialOuter(), y = problem.initialInner()
-        var block = Matrix(rows: 3, columns: 1), weights = [0.0]
-        #expect(throws: BilevelError.sampleOutOfRange(index: 2, count: 2)) {
-            try problem.perSampleGradients(x: x, y: y, samples: [2], into: &block, weights: &weights)
-        }
+        // Bad points are refused at the door, before any oracle runs.
+        var cg = try ConjugateGradientHypergradient<SyntheticLogisticRegression>()
         #expect(throws: BilevelError.self) {
-            try problem.perSampleGradients(x: x, y: y, samples: [0, 1], into: &block, weights: &weights)
+            try cg.estimate(problem: problem, x: problem.initialOuter(), y: [0, .infinity, 0], using: &rng)
         }
-        #expect(block.storage == [0, 0, 0])  // untouched by the rejected calls
-        #expect(throws: BilevelError.self) { try problem.outerValue(x: x, y: [0, .infinity, 0]) }
-        #expect(throws: BilevelError.self) { try problem.crossProduct(x: x, y: y, u: [1]) }
-        var result = [0.0, 0]
-        #expect(throws: BilevelError.self) {
-            try problem.hessianVectorProduct(x: x, y: y, v: [1, 2, 3], samples: nil, into: &result)
-        }
+        #expect(throws: BilevelError.self) { try checkOracles(problem, at: [0], [0, 0, 0]) }
     }
 }

@@ -26,11 +26,11 @@ struct SampledColumnsCompressionTests {
                 sigma[row, col] = terms.reduce(0, +)
                 spread[row, col] = terms.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(b)
             } }
-            var sketch = try FrequentDirectionsSketch(dimension: p, rank: s, compression: .sampledColumns(columns: s),
-                                                      seed: c.rng.next())
+            var sketch = try FrequentDirectionsSketch(dimension: p, rank: s)
+            var draw = Xoshiro256StarStar(seed: c.rng.next())
             var mean = Matrix(rows: p, columns: p)
             for _ in 0..<draws {
-                try sketch.ingest(g, weights: weights, forgetting: 1)
+                try sketch.ingest(g, weights: weights, forgetting: 1, compression: .sampledColumns(columns: s), using: &draw)
                 let x = try materialized(sketch)
                 for i in 0..<mean.storage.count { mean.storage[i] += x.storage[i] / Double(draws) }
             }
@@ -59,10 +59,10 @@ struct SampledColumnsCompressionTests {
             var g = Matrix(rows: p, columns: b)
             for j in 0..<b { g[j, j] = magnitudes[j] }
             c.note("p=\(p) b=\(b) s=\(s)")
-            var sketch = try FrequentDirectionsSketch(dimension: p, rank: s, compression: .sampledColumns(columns: s),
-                                                      seed: c.rng.next())
+            var sketch = try FrequentDirectionsSketch(dimension: p, rank: s)
+            var draw = Xoshiro256StarStar(seed: c.rng.next())
             for _ in 0..<5 {
-                try sketch.ingest(g, weights: weights, forgetting: 1)
+                try sketch.ingest(g, weights: weights, forgetting: 1, compression: .sampledColumns(columns: s), using: &draw)
                 let x = try materialized(sketch)
                 var kept = 0
                 for j in 0..<p {
@@ -80,7 +80,7 @@ struct SampledColumnsCompressionTests {
 
     /// Over a whole stream with shrinks and forgetting, the compressed sketch equals an
     /// uncompressed one fed the sampled sub-blocks `G[:, S]` (weights `w_S`, block size s), with
-    /// S drawn as the sketch draws it (partial Fisher–Yates on the sketch's seeded generator).
+    /// S drawn as the compression draws it (a partial Fisher–Yates on the caller's generator).
     /// The two differ only in how the scale `√(βw/b)·√(b/s)` vs `√(βw/s)` rounds (a relative
     /// 2ε per column), which each shrink carries forward with a growth of O(m) in its Gram,
     /// eigen- and rotation errors (GradientStreamFixtures); relative 1e-9 in Frobenius norm
@@ -91,15 +91,15 @@ struct SampledColumnsCompressionTests {
             let blocks = c.size(1...12)
             let seed = c.rng.next()
             c.note("p=\(p) ℓ=\(rank) b=\(b) s=\(s) blocks=\(blocks)")
-            var compressed = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal,
-                                                          compression: .sampledColumns(columns: s), seed: seed)
+            var compressed = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal)
             var reference = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal)
-            var draws = Xoshiro256StarStar(seed: seed)
+            var sketchDraws = Xoshiro256StarStar(seed: seed), draws = Xoshiro256StarStar(seed: seed)
             for t in 0..<blocks {
                 let g = c.gaussianMatrix(rows: p, columns: b)
                 let weights = (0..<b).map { _ in c.double(in: 0...2) }
                 let beta = t == 0 ? 1 : c.double(in: 0.05...0.9)
-                try compressed.ingest(g, weights: weights, forgetting: beta)
+                try compressed.ingest(g, weights: weights, forgetting: beta, compression: .sampledColumns(columns: s),
+                                      using: &sketchDraws)
                 var order = Array(0..<b)
                 for i in 0..<s { order.swapAt(i, i + Int(draws.next(upperBound: UInt64(b - i)))) }
                 let subset = Array(order[0..<s])
@@ -113,7 +113,7 @@ struct SampledColumnsCompressionTests {
             let mass = (0..<p).reduce(reference.shrunkMass) { $0 + r[$1, $1] }
             try c.expect(abs(compressed.shrunkMass - reference.shrunkMass) <= 1e-9 * mass,
                          "shrunk mass \(compressed.shrunkMass) vs \(reference.shrunkMass)")
-            try c.expect(compressed.ingestedCount == blocks * b, "ingested \(compressed.ingestedCount)")
+            try c.expect(compressed.ingestedCount == blocks * s, "ingested \(compressed.ingestedCount) columns")
         }
     }
 
@@ -121,13 +121,14 @@ struct SampledColumnsCompressionTests {
     @Test func widthAtLeastTheBlockIsNoCompression() throws {
         try forAll("s ≥ b is the identity", cases: 10) { c in
             let p = c.size(1...20), rank = c.size(1...4), b = c.size(1...8)
-            var sampled = try FrequentDirectionsSketch(dimension: p, rank: rank,
-                                                       compression: .sampledColumns(columns: b + c.int(in: 0...3)))
+            var sampled = try FrequentDirectionsSketch(dimension: p, rank: rank)
             var plain = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            let width = b + c.int(in: 0...3)
+            var draws = Xoshiro256StarStar(seed: c.rng.next())
             for t in 0..<c.size(1...6) {
                 let g = c.gaussianMatrix(rows: p, columns: b)
                 let beta = t == 0 ? 1 : 0.3
-                try sampled.ingest(g, weights: nil, forgetting: beta)
+                try sampled.ingest(g, weights: nil, forgetting: beta, compression: .sampledColumns(columns: width), using: &draws)
                 try plain.ingest(g, weights: nil, forgetting: beta)
             }
             try c.expect(try materialized(sampled) == materialized(plain), "s ≥ b changed the sketch")
@@ -135,38 +136,44 @@ struct SampledColumnsCompressionTests {
     }
 
     @Test func badInputIsRefusedAndTheGeneratorReplays() throws {
+        var unused = Xoshiro256StarStar(seed: 1)
         #expect(throws: LinearAlgebraError.self) {
-            try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .sampledColumns(columns: 0))
+            try IngestCompression.sampledColumns(columns: 0).coefficients(weights: nil, blockSize: 4, forgetting: 1,
+                                                                          using: &unused)
         }
         try forAll("sampled: typed errors, state unchanged, seeded replay", cases: 10) { c in
             let p = c.size(2...20), rank = c.size(1...4), b = c.size(2...8)
             let seed = c.rng.next()
-            var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .sampledColumns(columns: 1),
-                                                      seed: seed)
+            let compression = IngestCompression.sampledColumns(columns: 1)
+            var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            var draws = Xoshiro256StarStar(seed: seed)
             let blocks = (0..<c.size(1...6)).map { _ in c.gaussianMatrix(rows: p, columns: b) }
-            for block in blocks { try sketch.ingest(block, weights: nil, forgetting: 0.5) }
-            let before = sketch
+            for block in blocks { try sketch.ingest(block, weights: nil, forgetting: 0.5, compression: compression, using: &draws) }
+            let before = sketch, drawsBefore = draws
             // The whole block is checked, not only the sampled column: one bad entry in one
-            // column (which s = 1 samples with probability 1/b) is always refused.
+            // column (which s = 1 samples with probability 1/b) is always refused, before anything
+            // is drawn.
             var bad = blocks[0]
             bad[c.int(in: 0...(p - 1)), c.int(in: 0...(b - 1))] = c.bool() ? .nan : -.infinity
             try c.expectThrows("non-finite gradients", matching: { $0 is LinearAlgebraError }) {
-                try sketch.ingest(bad, weights: nil, forgetting: 0.5)
+                try sketch.ingest(bad, weights: nil, forgetting: 0.5, compression: compression, using: &draws)
             }
             try c.expectThrows("wrong rows", matching: { $0 is LinearAlgebraError }) {
-                try sketch.ingest(Matrix(rows: p + 1, columns: b), weights: nil, forgetting: 0.5)
+                try sketch.ingest(Matrix(rows: p + 1, columns: b), weights: nil, forgetting: 0.5, compression: compression,
+                                  using: &draws)
             }
             try c.expectThrows("negative weight", matching: { $0 is LinearAlgebraError }) {
-                try sketch.ingest(blocks[0], weights: [Double](repeating: -1, count: b), forgetting: 0.5)
+                try sketch.ingest(blocks[0], weights: [Double](repeating: -1, count: b), forgetting: 0.5,
+                                  compression: compression, using: &draws)
             }
-            try c.expect(sketch == before, "a refused ingest changed the sketch (or advanced its generator)")
-            var replay = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .sampledColumns(columns: 1),
-                                                      seed: seed)
-            for block in blocks { try replay.ingest(block, weights: nil, forgetting: 0.5) }
+            try c.expect(sketch == before, "a refused ingest changed the sketch")
+            try c.expect(draws == drawsBefore, "a refused ingest advanced the generator")
+            var replay = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            var replayDraws = Xoshiro256StarStar(seed: seed)
+            for block in blocks {
+                try replay.ingest(block, weights: nil, forgetting: 0.5, compression: compression, using: &replayDraws)
+            }
             try c.expect(replay == sketch, "same seed and stream gave different sketches")
-            replay.reset()
-            for block in blocks { try replay.ingest(block, weights: nil, forgetting: 0.5) }
-            try c.expect(replay == sketch, "reset did not reseed the generator")
         }
     }
 }

@@ -4,21 +4,26 @@ import NHGDSketches
 import NHGDTestSupport
 import Testing
 
-/// Every sketch type, built on one stream, as an existential (for the shared contracts).
-private func allSketches(dimension p: Int, rank: Int) throws -> [any FisherSketch] {
+/// Every sketch type, each with the compression its stream is fed through, as existentials
+/// (for the shared contracts).
+private func allSketches(dimension p: Int, rank: Int) throws -> [(sketch: any FisherSketch, compression: IngestCompression)] {
     [
-        try FrequentDirectionsSketch(dimension: p, rank: rank),
-        try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .scalar, shrinkMethod: .svd),
-        try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal),
-        try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .gaussian(columns: 2), seed: 7),
-        try WindowSketch(dimension: p, capacity: rank),
-        try DiagonalFisher(dimension: p),
-        try DenseFisher(dimension: p),
+        (try FrequentDirectionsSketch(dimension: p, rank: rank), .none),
+        (try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .scalar, shrinkMethod: .svd), .none),
+        (try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal), .none),
+        (try FrequentDirectionsSketch(dimension: p, rank: rank), .gaussian(columns: 2)),
+        (try WindowSketch(dimension: p, capacity: rank), .none),
+        (try DiagonalFisher(dimension: p), .none),
+        (try DenseFisher(dimension: p), .none),
     ]
 }
 
-private func ingestAll(_ sketch: inout some FisherSketch, _ events: [GradientBlockEvent]) throws {
-    for e in events { try sketch.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting) }
+private func ingestAll(_ sketch: inout some FisherSketch, _ events: [GradientBlockEvent],
+                       compression: IngestCompression = .none, seed: UInt64 = 7) throws {
+    var rng = Xoshiro256StarStar(seed: seed)
+    for e in events {
+        try sketch.ingest(e.gradients, weights: e.weights, forgetting: e.forgetting, compression: compression, using: &rng)
+    }
 }
 
 /// Which `LinearAlgebraError` case an error is, for matching.
@@ -111,6 +116,25 @@ private func badIngests(dimension p: Int, _ c: inout PropertyCase) -> [BadIngest
     ]
 }
 
+/// Bad calls of the core entry point `ingest(_:columns:forgetting:)` (pre-scaled columns):
+/// rows p ± 1 and a range outside the block (`dimensionMismatch`), NaN/±∞ in the range
+/// (`nonFinite`), β outside (0, 1] (`invalidArgument`).
+private func badColumnIngests(dimension p: Int, _ c: inout PropertyCase)
+    -> [(name: String, block: Matrix, columns: Range<Int>, beta: Double, error: String)] {
+    let good = c.gaussianMatrix(rows: p, columns: 3)
+    var withNaN = good
+    withNaN[c.int(in: 0...(p - 1)), c.int(in: 0...2)] = [Double.nan, .infinity, -.infinity][c.int(in: 0...2)]
+    return [
+        ("columns of p + 1 rows", c.gaussianMatrix(rows: p + 1, columns: 3), 0..<3, 0.5, "dimensionMismatch"),
+        ("columns of p − 1 rows", c.gaussianMatrix(rows: p - 1, columns: 3), 0..<3, 0.5, "dimensionMismatch"),
+        ("a range past the block", good, 1..<4, 0.5, "dimensionMismatch"),
+        ("NaN/∞ column", withNaN, 0..<3, 0.5, "nonFinite"),
+        ("columns, β = 0", good, 0..<3, 0, "invalidArgument"),
+        ("columns, β > 1", good, 0..<3, 1.5, "invalidArgument"),
+        ("columns, β = NaN", good, 0..<3, .nan, "invalidArgument"),
+    ]
+}
+
 /// Feeds bad input and checks the typed error and that the sketch is bit-for-bit unchanged.
 private func checkRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S, _ c: inout PropertyCase) throws {
     let p = sketch.dimension
@@ -118,6 +142,12 @@ private func checkRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S
     for bad in badIngests(dimension: p, &c) {
         try c.expectThrows("\(S.self) \(bad.name)", matching: { errorCase($0) == bad.error }) {
             try sketch.ingest(bad.gradients, weights: bad.weights, forgetting: bad.beta)
+        }
+        try expectUnchanged(c, sketch, before, bits: bits, bad.name)
+    }
+    for bad in badColumnIngests(dimension: p, &c) {
+        try c.expectThrows("\(S.self) \(bad.name)", matching: { errorCase($0) == bad.error }) {
+            try sketch.ingest(bad.block, columns: bad.columns, forgetting: bad.beta)
         }
         try expectUnchanged(c, sketch, before, bits: bits, bad.name)
     }
@@ -134,27 +164,35 @@ private func checkRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S
     try expectUnchanged(c, sketch, before, bits: bits, "lowRankPlusDiagonal(adding:)")
 }
 
-/// The same bad blocks through the compressed entry point `ingest(_:weights:forgetting:compressingTo:using:)`,
-/// with a valid width, and a non-positive width with a valid block; all refused, the sketch
-/// unchanged bit for bit.
-private func checkCompressedIngestRejectsBadInput(_ sketch: inout FrequentDirectionsSketch, _ c: inout PropertyCase) throws {
+/// The same bad blocks through the compressing entry point
+/// `ingest(_:weights:forgetting:compression:using:)`, with a valid Gaussian or sampled width, and
+/// a non-positive width with a valid block; all refused, the sketch unchanged bit for bit and
+/// the generator not advanced (nothing is drawn before the block is accepted).
+private func checkCompressedIngestRejectsBadInput<S: FisherSketch & Equatable>(_ sketch: inout S,
+                                                                              _ c: inout PropertyCase) throws {
     let p = sketch.dimension
     let before = sketch, bits = try stateBits(sketch)
     var rng = Xoshiro256StarStar(seed: c.rng.next())
+    let start = rng
     for bad in badIngests(dimension: p, &c) {
         let width = c.int(in: 1...4)
-        try c.expectThrows("compressed (s = \(width)) \(bad.name)", matching: { errorCase($0) == bad.error }) {
-            try sketch.ingest(bad.gradients, weights: bad.weights, forgetting: bad.beta, compressingTo: width, using: &rng)
+        let compression: IngestCompression = c.bool() ? .gaussian(columns: width) : .sampledColumns(columns: width)
+        try c.expectThrows("\(compression) \(bad.name)", matching: { errorCase($0) == bad.error }) {
+            try sketch.ingest(bad.gradients, weights: bad.weights, forgetting: bad.beta, compression: compression,
+                              using: &rng)
         }
         try expectUnchanged(c, sketch, before, bits: bits, "compressed \(bad.name)")
     }
     let good = c.gaussianMatrix(rows: p, columns: c.int(in: 1...4))
     for width in [0, -1, -c.int(in: 2...1_000), Int.min] {
-        try c.expectThrows("compressed width \(width)", matching: { errorCase($0) == "invalidArgument" }) {
-            try sketch.ingest(good, weights: nil, forgetting: 0.5, compressingTo: width, using: &rng)
+        for compression in [IngestCompression.gaussian(columns: width), .sampledColumns(columns: width)] {
+            try c.expectThrows("\(compression)", matching: { errorCase($0) == "invalidArgument" }) {
+                try sketch.ingest(good, weights: nil, forgetting: 0.5, compression: compression, using: &rng)
+            }
         }
         try expectUnchanged(c, sketch, before, bits: bits, "compressed width \(width)")
     }
+    try c.expect(rng == start, "a refused ingest advanced the generator")
 }
 
 @Suite("Sketch contracts")
@@ -165,12 +203,13 @@ struct SketchContractTests {
             let events = c.gradientStream(dimension: p, blocks: c.size(1...8), kind: .isotropic)
             c.note("p=\(p) ℓ=\(rank)")
             var fd = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .residualDiagonal)
-            var compressed = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .gaussian(columns: 2), seed: 3)
-            var sampled = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .sampledColumns(columns: 2), seed: 5)
+            var compressed = try FrequentDirectionsSketch(dimension: p, rank: rank)
+            var sampled = try FrequentDirectionsSketch(dimension: p, rank: rank)
             var window = try WindowSketch(dimension: p, capacity: rank)
             var diagonal = try DiagonalFisher(dimension: p)
             var dense = try DenseFisher(dimension: p)
-            try ingestAll(&fd, events); try ingestAll(&compressed, events); try ingestAll(&sampled, events)
+            try ingestAll(&fd, events); try ingestAll(&compressed, events, compression: .gaussian(columns: 2), seed: 3)
+            try ingestAll(&sampled, events, compression: .sampledColumns(columns: 2), seed: 5)
             try ingestAll(&window, events); try ingestAll(&diagonal, events); try ingestAll(&dense, events)
             try checkRejectsBadInput(&fd, &c)
             try checkRejectsBadInput(&compressed, &c)
@@ -179,7 +218,8 @@ struct SketchContractTests {
             try checkRejectsBadInput(&diagonal, &c)
             try checkRejectsBadInput(&dense, &c)
             try checkCompressedIngestRejectsBadInput(&fd, &c)
-            try checkCompressedIngestRejectsBadInput(&compressed, &c)
+            try checkCompressedIngestRejectsBadInput(&window, &c)
+            try checkCompressedIngestRejectsBadInput(&dense, &c)
             // Merging a sketch of another configuration is refused without a change.
             let before = fd, bits = try stateBits(fd)
             let other = try FrequentDirectionsSketch(dimension: p, rank: rank + 1, compensation: .residualDiagonal)
@@ -199,8 +239,8 @@ struct SketchContractTests {
                 ("FD rank (.residualDiagonal)", { _ = try FrequentDirectionsSketch(dimension: 4, rank: bad, compensation: .residualDiagonal) }),
                 ("FD dimension", { _ = try FrequentDirectionsSketch(dimension: bad, rank: 2) }),
                 ("FD interval", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, shrinkMethod: .gramTrick(reorthogonalizationInterval: bad)) }),
-                ("FD Gaussian width", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .gaussian(columns: bad)) }),
-                ("FD sampled width", { _ = try FrequentDirectionsSketch(dimension: 4, rank: 2, compression: .sampledColumns(columns: bad)) }),
+                ("Gaussian width", { try IngestCompression.gaussian(columns: bad).validate(operation: "test") }),
+                ("sampled width", { try IngestCompression.sampledColumns(columns: bad).validate(operation: "test") }),
                 ("window capacity", { _ = try WindowSketch(dimension: 4, capacity: bad) }),
                 ("window dimension", { _ = try WindowSketch(dimension: bad, capacity: 2) }),
                 ("diagonal dimension", { _ = try DiagonalFisher(dimension: bad) }),
@@ -225,8 +265,8 @@ struct SketchContractTests {
             let damping = scale * c.logUniform(in: 1e-3...1)
             let v = c.vector(count: p)
             c.note("p=\(p) ℓ=\(rank) λ=\(damping)")
-            for var sketch in try allSketches(dimension: p, rank: rank) {
-                try ingestAll(&sketch, events)
+            for (var sketch, compression) in try allSketches(dimension: p, rank: rank) {
+                try ingestAll(&sketch, events, compression: compression)
                 var operator_ = try sketch.lowRankPlusDiagonal(adding: extra)
                 let x = try operator_.solve(v, damping: damping, refinementSteps: 1)
                 var a = try operator_.materialized()
@@ -258,7 +298,7 @@ struct SketchContractTests {
             var sketch = try FrequentDirectionsSketch(dimension: p, rank: s)
             var mean = Matrix(rows: p, columns: p)
             for _ in 0..<draws {
-                try sketch.ingest(g, weights: weights, forgetting: 1, compressingTo: s, using: &c.rng)
+                try sketch.ingest(g, weights: weights, forgetting: 1, compression: .gaussian(columns: s), using: &c.rng)
                 let x = try materialized(sketch)
                 for i in 0..<mean.storage.count { mean.storage[i] += x.storage[i] / Double(draws) }
             }
@@ -274,20 +314,19 @@ struct SketchContractTests {
         }
     }
 
-    @Test func heldGeneratorReplaysAndResets() throws {
-        try forAll("compression with a held seeded generator is deterministic", cases: 10) { c in
+    /// Compression draws from the caller's generator only: the same seed and stream give the same
+    /// sketch bit for bit, and `reset` returns a sketch to its initial state.
+    @Test func compressionReplaysFromTheCallersGeneratorAndResetEmpties() throws {
+        try forAll("compression with a seeded generator is deterministic", cases: 10) { c in
             let p = c.size(2...30), rank = c.size(1...6)
             let events = c.gradientStream(dimension: p, blocks: c.size(1...10), kind: .isotropic)
             let seed = c.rng.next()
-            var first = try FrequentDirectionsSketch(dimension: p, rank: rank, compression: .gaussian(columns: 2), seed: seed)
+            var first = try FrequentDirectionsSketch(dimension: p, rank: rank)
             let fresh = first
             var second = first
-            try ingestAll(&first, events)
-            try ingestAll(&second, events)
+            try ingestAll(&first, events, compression: .gaussian(columns: 2), seed: seed)
+            try ingestAll(&second, events, compression: .gaussian(columns: 2), seed: seed)
             try c.expect(first == second, "same seed and stream gave different sketches")
-            first.reset()
-            try ingestAll(&first, events)
-            try c.expect(first == second, "reset did not reseed the generator")
             first.reset()
             try c.expect(first.ingestedCount == 0 && first.shrunkMass == 0 && (try materialized(first)) == (try materialized(fresh)),
                          "reset did not return to the initial state")

@@ -46,6 +46,11 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     /// The estimator (a copy; the optimiser owns the live one).
     public var estimator: Estimator { estimatorBox.estimator }
 
+    /// Bytes of the inner loop's buffers: one p-vector, one p × 1 block, and, when the estimator
+    /// asks for s curvature columns, p × (1 + s) blocks (two when pipelined), each with its
+    /// b × (1 + s) coefficients — O(p·s), independent of b beyond the coefficients.
+    public var innerWorkspaceBytes: Int { workspace.byteCount }
+
     /// - Throws: `invalidHyperparameter` for a bad configuration or a column request the
     ///   problem cannot serve (sampled labels without a likelihood data term),
     ///   `dimensionMismatch` or `nonFinite` for bad starting points.
@@ -76,7 +81,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         self.outerState = OuterUpdateState(rule: configuration.outerUpdate, dimension: x0.count)
         self.columnPlan = estimator.columnRequest.map(CurvatureColumnPlan.init)
         let extra = columnPlan?.columnCount(batchSize: sampler.batchSize) ?? 0
-        self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra)
+        self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra,
+                                        columnBlocks: configuration.pipelined ? 2 : 1)
     }
 
     /// Runs the remaining outer iterations, calling `progress` after each one.
@@ -171,7 +177,7 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
                 if let worker {
                     try worker.waitForIdle()   // the previous block is folded in
                     worker.ingest(block, columns: columns, forgetting: beta)
-                    next = 1 - next
+                    next = (next + 1) % workspace.columnBlocks.count
                 } else {
                     try estimatorBox.estimator.observe(block.gradients, columns: columns, forgetting: beta)
                 }
@@ -232,13 +238,14 @@ final class InnerBlock: @unchecked Sendable {
 final class InnerWorkspace: @unchecked Sendable {
     /// The SGD direction alone (p × 1), for steps without curvature columns.
     let directionBlock: InnerBlock
-    /// Two p × (1 + s) blocks for steps with them (empty when no columns are requested).
+    /// p × (1 + s) blocks for steps with them: two when pipelined (the caller fills one while the
+    /// worker reads the other), one otherwise, none when no columns are requested.
     let columnBlocks: [InnerBlock]
     var batch: [Int]
     var direction: [Double]
-    init(p: Int, b: Int, curvatureColumns s: Int) {
+    init(p: Int, b: Int, curvatureColumns s: Int, columnBlocks count: Int) {
         directionBlock = InnerBlock(p: p, b: b, columns: 1)
-        columnBlocks = s > 0 ? [InnerBlock(p: p, b: b, columns: 1 + s), InnerBlock(p: p, b: b, columns: 1 + s)] : []
+        columnBlocks = s > 0 ? (0..<count).map { _ in InnerBlock(p: p, b: b, columns: 1 + s) } : []
         batch = [Int](repeating: 0, count: b)
         direction = [Double](repeating: 0, count: p)
     }

@@ -74,7 +74,7 @@ public struct PerFeatureL2: Regularizer, Equatable {
         for j in 0..<y.count { result[j] += scale * exp(x[j]) * y[j] }
     }
 
-    public func curvature(x: [Double], y: [Double]) -> Diagonal { Diagonal(entries: x.map { exp($0) }) }
+    public func curvature(x: [Double], y: [Double]) -> Diagonal { Diagonal(entries: (0..<y.count).map { exp(x[$0]) }) }
 
     public func addCrossProduct(x: [Double], y: [Double], u: [Double], to result: inout [Double]) {
         for j in 0..<y.count { result[j] += exp(x[j]) * y[j] * u[j] }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
-@testable import NHGDBilevel
+@testable import NHGDExperiments
 
 /// Loaded once per test process: the shipped data sets (each load verifies the checksum).
 let shippedMNIST = Result { try Dataset.mnist5k() }
@@ -15,12 +15,12 @@ func makeDataTestDirectory() throws -> URL {
     return url
 }
 
-/// The `reason` of a ``BilevelError/data(file:reason:)`` thrown by `body`, or nil.
+/// The `reason` of a ``DataError/file(path:reason:)`` thrown by `body`, or nil.
 func dataErrorReason(_ body: () throws -> Any) -> String? {
     do {
         _ = try body()
         return nil
-    } catch let BilevelError.data(_, reason) {
+    } catch let DataError.file(_, reason) {
         return reason
     } catch {
         return "unexpected error \(error)"

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import NHGDLinearAlgebra
 import NHGDTestSupport
-@testable import NHGDBilevel
+@testable import NHGDExperiments
 
 /// A random classification data set: Gaussian features, labels uniform over `k` classes.
 func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256StarStar) throws -> Dataset {
@@ -46,8 +46,8 @@ func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256St
         }
         let data = try shippedBreastCancer.get()
         var rng = Xoshiro256StarStar(seed: 1)
-        #expect(throws: BilevelError.self) { try data.split(trainCount: 500, validationCount: 70, using: &rng) }
-        #expect(throws: BilevelError.self) { try data.split(trainCount: -1, validationCount: 70, using: &rng) }
+        #expect(throws: DataError.self) { try data.split(trainCount: 500, validationCount: 70, using: &rng) }
+        #expect(throws: DataError.self) { try data.split(trainCount: -1, validationCount: 70, using: &rng) }
     }
 
     @Test func corruptionReplacesTheRequestedFraction() throws {
@@ -71,7 +71,7 @@ func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256St
         let (_, record) = try shippedMNIST.get().corruptingLabels(fraction: 0.5, using: &rng)
         #expect(record.replacedCount == 2500)
         #expect(abs(record.changedCount - 2250) <= 90)
-        #expect(throws: BilevelError.self) { try shippedMNIST.get().corruptingLabels(fraction: 1.5, using: &rng) }
+        #expect(throws: DataError.self) { try shippedMNIST.get().corruptingLabels(fraction: 1.5, using: &rng) }
     }
 
     @Test func standardizationFitsOnTrainingAndAppliesEverywhere() throws {
@@ -103,7 +103,7 @@ func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256St
         }
         var rng = Xoshiro256StarStar(seed: 2)
         let fit = try Standardization(fittedTo: try randomLabelledDataset(d: 3, n: 4, k: 1, using: &rng))
-        #expect(throws: BilevelError.self) { try fit.apply(to: try randomLabelledDataset(d: 2, n: 4, k: 1, using: &rng)) }
+        #expect(throws: DataError.self) { try fit.apply(to: try randomLabelledDataset(d: 2, n: 4, k: 1, using: &rng)) }
     }
 
     @Test func biasScalingAndBinaryPairs() throws {
@@ -120,7 +120,7 @@ func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256St
         let pair = try shippedMNIST.get().binaryPair(positive: 8, negative: 3)
         #expect(pair.sampleCount == 1000 && pair.classCount == 2 && pair.classCounts == [500, 500])
         #expect(pair.labelNames == ["3", "8"] && pair.name == "mnist-5k-3-vs-8")
-        #expect(throws: BilevelError.self) { try data.binaryPair(positive: 1, negative: 1) }
-        #expect(throws: BilevelError.self) { try data.subset([7]) }
+        #expect(throws: DataError.self) { try data.binaryPair(positive: 1, negative: 1) }
+        #expect(throws: DataError.self) { try data.subset([7]) }
     }
 }

@@ -60,7 +60,7 @@ struct OverheadSuite: BenchmarkSuite {
         var records = [BenchmarkRecord]()
         if environment["NHGD_OVERHEAD_SKIP_MNIST"] == nil {
             var rng = Xoshiro256StarStar(seed: 4)
-            let mnist = try DataHyperCleaning.mnist(using: &rng)
+            let mnist = try CleaningExperiment.mnist(using: &rng).problem
             records += try measure(mnist, label: "mnist-cleaning", base)
         }
         for p in sizes {

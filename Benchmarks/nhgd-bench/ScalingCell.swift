@@ -302,8 +302,8 @@ enum ScalingCellRunner {
     static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
         let k = cell["k"], b = cell["b"]
         var rng = Xoshiro256StarStar(seed: 7)
-        let problem = try MLPHyperCleaning.mnist(hiddenWidth: cell["h"], trainCount: cell["n"], validationCount: cell["m"],
-                                                 testCount: 0, using: &rng)
+        let problem = try CleaningExperiment<TanhNetwork>.mnist(hiddenWidth: cell["h"], trainCount: cell["n"], validationCount: cell["m"],
+                                                 testCount: 0, using: &rng).problem
         let p = problem.innerDimension
         let x = problem.initialOuter()
         var records = [BenchmarkRecord]()

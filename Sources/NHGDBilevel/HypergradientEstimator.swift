@@ -158,3 +158,22 @@ func validatePoint<P: BilevelProblem>(_ problem: P, x: [Double], y: [Double], _ 
 func requireHyperparameter(_ ok: Bool, _ name: String, _ value: Any, _ requirement: String) throws {
     if !ok { throw BilevelError.invalidHyperparameter(name: name, value: "\(value)", requirement: requirement) }
 }
+
+/// The settings every iterative solve shares, checked once: an iteration count of at least
+/// `minimum`, a relative tolerance (finite, ≥ 0) or a step size (finite, > 0, and ≤ 1/L for the
+/// methods that need it), and a minibatch (≥ 1, or `nil` for full batch).
+/// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)`` naming the setting.
+func validatedSolverSettings(
+    _ count: (name: String, value: Int, minimum: Int), tolerance: Double? = nil, stepSize: Double? = nil,
+    batchSize: Int?
+) throws -> (count: Int, real: Double, batchSize: Int?) {
+    try requireHyperparameter(count.value >= count.minimum, count.name, count.value, "must be at least \(count.minimum)")
+    if let tolerance {
+        try requireHyperparameter(tolerance >= 0 && tolerance.isFinite, "tolerance", tolerance, "must be finite and ≥ 0")
+    }
+    if let stepSize {
+        try requireHyperparameter(stepSize > 0 && stepSize.isFinite, "stepSize", stepSize, "must be finite and > 0 (and ≤ 1/L)")
+    }
+    if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
+    return (count.value, tolerance ?? stepSize ?? 0, batchSize)
+}

@@ -21,6 +21,18 @@ public struct CleaningExperiment<Model: ClassifierSampleLosses>: Sendable {
     }
 }
 
+/// The stratified seeded split of `dataset` and its training part with a fraction of the labels
+/// replaced at random.
+private func splitAndCorrupt(
+    _ dataset: Dataset, _ trainCount: Int, _ validationCount: Int, _ testCount: Int, _ fraction: Double,
+    using rng: inout some RandomNumberGenerator
+) throws -> (parts: DatasetSplit, corrupted: Dataset, record: LabelCorruption) {
+    let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
+                                  stratified: true, using: &rng)
+    let (corrupted, record) = try parts.training.corruptingLabels(fraction: fraction, using: &rng)
+    return (parts, corrupted, record)
+}
+
 extension CleaningExperiment where Model == LinearModel<SoftmaxCrossEntropy> {
     /// The standard MNIST experiment: MNIST-5k pixels scaled to [0, 1] with a bias feature
     /// (d = 785, K = 10, p = 7,850), a stratified seeded split, and a fraction of the training
@@ -43,9 +55,8 @@ extension CleaningExperiment where Model == LinearModel<SoftmaxCrossEntropy> {
         from dataset: Dataset, trainCount: Int, validationCount: Int, testCount: Int,
         corruptionFraction: Double, l2: Double, using rng: inout some RandomNumberGenerator
     ) throws -> Self {
-        let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount,
-                                      testCount: testCount, stratified: true, using: &rng)
-        let (corrupted, record) = try parts.training.corruptingLabels(fraction: corruptionFraction, using: &rng)
+        let (parts, corrupted, record) = try splitAndCorrupt(dataset, trainCount, validationCount, testCount,
+                                                             corruptionFraction, using: &rng)
         return Self(problem: try DataHyperCleaning(training: corrupted, corruption: record, validation: parts.validation,
                                                    test: testCount > 0 ? parts.test : nil, l2: l2),
                     corruption: record)
@@ -90,37 +101,12 @@ extension CleaningExperiment where Model == TanhNetwork {
         from dataset: Dataset, hiddenWidth: Int, trainCount: Int, validationCount: Int, testCount: Int,
         corruptionFraction: Double, l2: Double, using rng: inout some RandomNumberGenerator
     ) throws -> Self {
-        let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount,
-                                      testCount: testCount, stratified: true, using: &rng)
-        let (corrupted, record) = try parts.training.corruptingLabels(fraction: corruptionFraction, using: &rng)
+        let (parts, corrupted, record) = try splitAndCorrupt(dataset, trainCount, validationCount, testCount,
+                                                             corruptionFraction, using: &rng)
         return Self(problem: try MLPHyperCleaning(training: corrupted, corruption: record, validation: parts.validation,
                                                   test: testCount > 0 ? parts.test : nil, hiddenWidth: hiddenWidth,
                                                   l2: l2, initializationSeed: rng.next()),
                     corruption: record)
-    }
-}
-
-extension HyperCleaning where Model == LinearModel<SoftmaxCrossEntropy> {
-    /// The problem of ``CleaningExperiment/mnist(trainCount:validationCount:testCount:corruptionFraction:l2:bias:using:)``.
-    public static func mnist(
-        trainCount: Int = 2000, validationCount: Int = 1000, testCount: Int = 2000,
-        corruptionFraction: Double = 0.5, l2: Double = 1e-3, bias: Bool = true,
-        using rng: inout some RandomNumberGenerator
-    ) throws -> DataHyperCleaning {
-        try CleaningExperiment.mnist(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
-                                     corruptionFraction: corruptionFraction, l2: l2, bias: bias, using: &rng).problem
-    }
-}
-
-extension HyperCleaning where Model == TanhNetwork {
-    /// The problem of ``CleaningExperiment/mnist(hiddenWidth:trainCount:validationCount:testCount:corruptionFraction:l2:using:)``.
-    public static func mnist(
-        hiddenWidth: Int, trainCount: Int = 2000, validationCount: Int = 1000, testCount: Int = 2000,
-        corruptionFraction: Double = 0.5, l2: Double = 1e-3, using rng: inout some RandomNumberGenerator
-    ) throws -> MLPHyperCleaning {
-        try CleaningExperiment<TanhNetwork>.mnist(
-            hiddenWidth: hiddenWidth, trainCount: trainCount, validationCount: validationCount, testCount: testCount,
-            corruptionFraction: corruptionFraction, l2: l2, using: &rng).problem
     }
 }
 

@@ -94,6 +94,23 @@ public struct Matrix: Equatable, Sendable {
         return m
     }
 
+    /// Copies the columns `indices` of `self` into the leading columns of `destination`
+    /// (`destination.rows == rows`, at least `indices.count` columns). Indices must lie in
+    /// `0..<columns` (a precondition).
+    /// - Complexity: O(rows · indices.count), one contiguous copy per column.
+    public func gatherColumns(_ indices: some Collection<Int>, into destination: inout Matrix) {
+        precondition(destination.rows == rows && destination.columns >= indices.count, "gatherColumns: shapes")
+        if rows == 0 { return }
+        storage.withUnsafeBufferPointer { src in
+            destination.storage.withUnsafeMutableBufferPointer { dst in
+                for (j, i) in indices.enumerated() {
+                    precondition(i >= 0 && i < columns, "gatherColumns: index \(i) out of 0..<\(columns)")
+                    (dst.baseAddress! + j * rows).update(from: src.baseAddress! + i * rows, count: rows)
+                }
+            }
+        }
+    }
+
     /// Changes the shape in place, keeping leading columns and zero-filling new ones.
     /// Used by streaming objects that reuse one allocation for a varying number of columns.
     public mutating func resizeColumns(to count: Int) {

@@ -1,6 +1,7 @@
 import Testing
 import NHGDLinearAlgebra
 @testable import NHGDBilevel
+import NHGDExperiments
 import NHGDTestSupport
 
 /// The inner gradient by one combination call against its assembly from per-sample gradients
@@ -8,8 +9,8 @@ import NHGDTestSupport
 /// order, so rounding only, ≲ n·eps relative.
 @Test func innerGradientMatchesPerSampleAssembly() throws {
     var rng = Xoshiro256StarStar(seed: 5)
-    let problem = try DataHyperCleaning.mnist(trainCount: 300, validationCount: 50, testCount: 0,
-                                              corruptionFraction: 0.5, using: &rng)
+    let problem = try CleaningExperiment.mnist(trainCount: 300, validationCount: 50, testCount: 0,
+                                              corruptionFraction: 0.5, using: &rng).problem
     try forAll("innerGradient = Σ ωᵢ gᵢ / n + ∇R", cases: 8) { c in
         let x = c.vector(count: problem.outerDimension, in: -3...3)
         let y = c.vector(count: problem.innerDimension).map { 0.05 * $0 }

@@ -3,6 +3,7 @@ import Testing
 import NHGDLinearAlgebra
 import NHGDSketches
 @testable import NHGDBilevel
+import NHGDExperiments
 import NHGDTestSupport
 
 @Suite struct OptimizerTests {
@@ -159,8 +160,8 @@ import NHGDTestSupport
         // claim checked: the model retrained at the learned weights beats the one trained with
         // uniform weights on the same corrupted data (seeded; the margin observed is ≈ 0.08).
         var rng = Xoshiro256StarStar(seed: 2026)
-        let problem = try DataHyperCleaning.mnist(trainCount: 300, validationCount: 300, testCount: 300,
-                                                  corruptionFraction: 0.5, l2: 3e-3, using: &rng)
+        let problem = try CleaningExperiment.mnist(trainCount: 300, validationCount: 300, testCount: 300,
+                                                  corruptionFraction: 0.5, l2: 3e-3, using: &rng).problem
         let estimator = try NaturalHypergradient<DataHyperCleaning, FrequentDirectionsSketch>(
             sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: 8, compensation: .scalar),
             damping: 1e-3, columns: CurvatureColumnRequest(compression: .gaussian(columns: 8), forgetting: .constant(0.1)))

@@ -5,8 +5,8 @@ import NaturalHypergradient
 /// and running as the API evolves.
 @Test func readmeExampleRuns() throws {
     var rng = Xoshiro256StarStar(seed: 42)
-    let problem = try DataHyperCleaning.mnist(trainCount: 200, validationCount: 100, testCount: 100,
-                                              corruptionFraction: 0.5, using: &rng)
+    let problem = try CleaningExperiment.mnist(trainCount: 200, validationCount: 100, testCount: 100,
+                                              corruptionFraction: 0.5, using: &rng).problem
 
     // NHGD: a rank-32 Frequent Directions sketch of the empirical Fisher, fed by the inner SGD …
     let nhgd = try NaturalHypergradient<DataHyperCleaning, FrequentDirectionsSketch>(

@@ -11,18 +11,14 @@ import NHGDLinearAlgebra
 /// - Complexity: N Hessian-vector products.
 public struct AmIGOHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "amigo" }
-    public var steps: Int
-    public var stepSize: Double
-    public var batchSize: Int?
+    public let steps: Int
+    public let stepSize: Double
+    public let batchSize: Int?
     private var previousSolution: [Double]?
 
     public init(steps: Int = 10, stepSize: Double, batchSize: Int? = nil) throws {
-        try requireHyperparameter(steps >= 1, "steps", steps, "must be at least 1")
-        try requireHyperparameter(stepSize > 0 && stepSize.isFinite, "stepSize", stepSize, "must be finite and > 0 (and ≤ 1/L)")
-        if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        self.steps = steps
-        self.stepSize = stepSize
-        self.batchSize = batchSize
+        (self.steps, self.stepSize, self.batchSize) = try validatedSolverSettings(
+            ("steps", steps, 1), stepSize: stepSize, batchSize: batchSize)
     }
 
     public mutating func reset() { previousSolution = nil }

@@ -12,21 +12,17 @@ import NHGDLinearAlgebra
 ///   iteration.
 public struct ConjugateGradientHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "cg" }
-    public var iterations: Int
-    public var tolerance: Double
-    public var warmStart: Bool
+    public let iterations: Int
+    public let tolerance: Double
+    public let warmStart: Bool
     /// Minibatch for the Hessian-vector products (`nil`: all training data).
-    public var batchSize: Int?
+    public let batchSize: Int?
     private var previousSolution: [Double]?
 
     public init(iterations: Int = 10, tolerance: Double = 1e-10, warmStart: Bool = true, batchSize: Int? = nil) throws {
-        try requireHyperparameter(iterations >= 1, "iterations", iterations, "must be at least 1")
-        try requireHyperparameter(tolerance >= 0 && tolerance.isFinite, "tolerance", tolerance, "must be finite and ≥ 0")
-        if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        self.iterations = iterations
-        self.tolerance = tolerance
+        (self.iterations, self.tolerance, self.batchSize) = try validatedSolverSettings(
+            ("iterations", iterations, 1), tolerance: tolerance, batchSize: batchSize)
         self.warmStart = warmStart
-        self.batchSize = batchSize
     }
 
     public mutating func reset() { previousSolution = nil }

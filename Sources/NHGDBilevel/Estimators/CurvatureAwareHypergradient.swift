@@ -40,12 +40,8 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
     ///   - batchSize: ≥ 1, or `nil` for full batch.
     /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)``.
     public init(iterations: Int = 10, tolerance: Double = 1e-10, batchSize: Int? = nil) throws {
-        try requireHyperparameter(iterations >= 1, "iterations", iterations, "must be at least 1")
-        try requireHyperparameter(tolerance >= 0 && tolerance.isFinite, "tolerance", tolerance, "must be finite and ≥ 0")
-        if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        self.iterations = iterations
-        self.tolerance = tolerance
-        self.batchSize = batchSize
+        (self.iterations, self.tolerance, self.batchSize) = try validatedSolverSettings(
+            ("iterations", iterations, 1), tolerance: tolerance, batchSize: batchSize)
     }
 
     public mutating func reset() { correctedInner = nil }

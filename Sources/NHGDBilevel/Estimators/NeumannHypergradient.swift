@@ -12,18 +12,14 @@ import NHGDLinearAlgebra
 /// - Complexity: Q Hessian-vector products.
 public struct NeumannHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "neumann" }
-    public var terms: Int
-    public var stepSize: Double
+    public let terms: Int
+    public let stepSize: Double
     /// Minibatch per factor (`nil`: all training data, deterministic).
-    public var batchSize: Int?
+    public let batchSize: Int?
 
     public init(terms: Int = 10, stepSize: Double, batchSize: Int? = nil) throws {
-        try requireHyperparameter(terms >= 0, "terms", terms, "must be ≥ 0")
-        try requireHyperparameter(stepSize > 0 && stepSize.isFinite, "stepSize", stepSize, "must be finite and > 0 (and ≤ 1/L)")
-        if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        self.terms = terms
-        self.stepSize = stepSize
-        self.batchSize = batchSize
+        (self.terms, self.stepSize, self.batchSize) = try validatedSolverSettings(
+            ("terms", terms, 0), stepSize: stepSize, batchSize: batchSize)
     }
 
     public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws

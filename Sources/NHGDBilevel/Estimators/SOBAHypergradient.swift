@@ -29,10 +29,8 @@ import NHGDLinearAlgebra
 ///   gradient; O(p) memory for `v`.
 public struct SOBAHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "soba" }
-    /// ρ₀, the initial (or constant) step on `v`.
-    public let stepSize: Double
-    /// a in `ρ_t = ρ₀ / t^a` (0: constant step).
-    public let decayExponent: Double
+    /// ρ₀ and a of the step schedule `ρ_t = ρ₀ / t^a`.
+    public let schedule: (initialStep: Double, decayExponent: Double)
     /// Minibatch of each Hessian-vector product (`nil`: all training data).
     public let batchSize: Int?
     /// The current `v` (≈ −H⁻¹∇ᵧf once converged); `nil` before the first estimate.
@@ -46,19 +44,16 @@ public struct SOBAHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradie
     ///   - batchSize: samples per Hessian-vector product, ≥ 1; `nil` for full batch.
     /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)``.
     public init(stepSize: Double, decayExponent: Double = 0, batchSize: Int? = 64) throws {
-        try requireHyperparameter(stepSize > 0 && stepSize.isFinite, "stepSize", stepSize,
-                                  "must be finite and > 0 (and < 2/L)")
+        (_, _, self.batchSize) = try validatedSolverSettings(("steps", 1, 1), stepSize: stepSize, batchSize: batchSize)
         try requireHyperparameter(decayExponent >= 0 && decayExponent <= 1, "decayExponent", decayExponent,
                                   "must be in [0, 1]")
-        if let b = batchSize { try requireHyperparameter(b >= 1, "batchSize", b, "must be at least 1") }
-        self.stepSize = stepSize
-        self.decayExponent = decayExponent
-        self.batchSize = batchSize
+        schedule = (stepSize, decayExponent)
     }
 
     /// The step used at the t-th estimate (t ≥ 1): `ρ₀ / t^a`.
     public func stepSize(atStep t: Int) -> Double {
-        decayExponent == 0 ? stepSize : stepSize / pow(Double(max(t, 1)), decayExponent)
+        let (initial, exponent) = schedule
+        return exponent == 0 ? initial : initial / pow(Double(max(t, 1)), exponent)
     }
 
     public mutating func reset() {

@@ -38,13 +38,8 @@ public struct LinearModel<Loss: OutputLoss>: DenseHessianSampleLosses, Likelihoo
     ///   inputs, ``BilevelError/invalidHyperparameter(name:value:requirement:)`` for a target
     ///   the loss does not accept (a label outside 0..<K, a logistic label other than 0 or 1).
     public init(inputs: Matrix, targets: [Double], loss: Loss) throws {
-        let operation = "LinearModel.init"
-        try requireCount(targets, inputs.columns, operation, "targets")
-        if inputs.firstNonFiniteIndex != nil { throw BilevelError.nonFinite(operation: operation, argument: "inputs") }
-        if let bad = targets.firstIndex(where: { !loss.isValidTarget($0) }) {
-            throw BilevelError.invalidHyperparameter(name: "targets[\(bad)]", value: "\(targets[bad])",
-                                                     requirement: "a target \(Loss.self) accepts")
-        }
+        try loss.validate(targets: targets, count: inputs.columns, operation: "LinearModel.init")
+        if inputs.firstNonFiniteIndex != nil { throw BilevelError.nonFinite(operation: "LinearModel.init", argument: "inputs") }
         self.inputs = inputs
         self.targets = targets
         self.loss = loss
@@ -106,7 +101,7 @@ public struct LinearModel<Loss: OutputLoss>: DenseHessianSampleLosses, Likelihoo
                 try outputs(w, block, columns, into: &z)
                 loss.prepare(&z, count: b)
                 if wantsSampled {
-                    sampled.storage.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: z.storage) }
+                    sampled.storage.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: z.storage) }
                     loss.sampledResiduals(&sampled, count: b, using: &rng)
                 }
                 loss.residuals(&z, count: b, targets: blockTargets(samples, offset, b))

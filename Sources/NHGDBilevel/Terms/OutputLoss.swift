@@ -30,6 +30,19 @@ public protocol OutputLoss: Sendable {
     func curvatureProducts(state: Matrix, _ directions: inout Matrix, count: Int)
 }
 
+extension OutputLoss {
+    /// Throws unless there are `count` targets, each one this loss accepts.
+    /// - Throws: ``BilevelError/dimensionMismatch(operation:expected:actual:)`` or
+    ///   ``BilevelError/invalidHyperparameter(name:value:requirement:)`` naming the first bad target.
+    func validate(targets: [Double], count: Int, operation: String) throws {
+        try requireCount(targets, count, operation, "targets")
+        if let bad = targets.firstIndex(where: { !isValidTarget($0) }) {
+            throw BilevelError.invalidHyperparameter(name: "targets[\(bad)]", value: "\(targets[bad])",
+                                                     requirement: "a target \(Self.self) accepts")
+        }
+    }
+}
+
 /// A loss whose model predicts a class.
 public protocol ClassificationLoss: OutputLoss {
     /// The predicted class of column j of the raw outputs.

@@ -22,7 +22,7 @@ func forEachSampleBlock(
         var start = 0
         while start < samples.count {
             let end = min(start + blockSize, samples.count)
-            gatherColumns(inputs, samples[start..<end], into: &scratch)
+            inputs.gatherColumns(samples[start..<end], into: &scratch)
             try body(scratch, 0..<(end - start), start)
             start = end
         }
@@ -33,22 +33,6 @@ func forEachSampleBlock(
             let end = min(start + blockSize, n)
             try body(inputs, start..<end, start)
             start = end
-        }
-    }
-}
-
-/// Copies the columns `indices` of `source` into the leading columns of `destination`
-/// (`destination.rows == source.rows`, at least `indices.count` columns). Indices are trusted.
-/// - Complexity: O(rows · indices.count), one contiguous copy per column.
-func gatherColumns(_ source: Matrix, _ indices: some Collection<Int>, into destination: inout Matrix) {
-    let d = source.rows
-    precondition(destination.rows == d && destination.columns >= indices.count)
-    if d == 0 { return }
-    source.storage.withUnsafeBufferPointer { src in
-        destination.storage.withUnsafeMutableBufferPointer { dst in
-            for (j, i) in indices.enumerated() {
-                (dst.baseAddress! + j * d).update(from: src.baseAddress! + i * d, count: d)
-            }
         }
     }
 }

@@ -94,8 +94,11 @@ public struct SparseSamples: Sendable, Equatable {
 /// writes. The combination `G C` is a scatter: column j is `Σᵢ C[i, j] ρᵢ aᵢ`, s·(nonzeros)
 /// work after one zero fill of the p × s result; no p × b block.
 public struct SparseLinearModel<Loss: OutputLoss>: DenseHessianSampleLosses, LikelihoodSampleLosses {
+    /// The n samples, s nonzeros each (p features).
     public let inputs: SparseSamples
+    /// One target per sample (0 or 1 for logistic regression).
     public let targets: [Double]
+    /// The per-sample loss of the one output `aᵢᵀy`.
     public let loss: Loss
 
     public var parameterCount: Int { inputs.featureCount }
@@ -108,11 +111,7 @@ public struct SparseLinearModel<Loss: OutputLoss>: DenseHessianSampleLosses, Lik
             throw BilevelError.invalidHyperparameter(name: "loss outputs", value: "\(loss.outputCount)",
                                                      requirement: "1 (a sparse model has one output)")
         }
-        try requireCount(targets, inputs.sampleCount, "SparseLinearModel.init", "targets")
-        if let bad = targets.firstIndex(where: { !loss.isValidTarget($0) }) {
-            throw BilevelError.invalidHyperparameter(name: "targets[\(bad)]", value: "\(targets[bad])",
-                                                     requirement: "a target \(Loss.self) accepts")
-        }
+        try loss.validate(targets: targets, count: inputs.sampleCount, operation: "SparseLinearModel.init")
         self.inputs = inputs
         self.targets = targets
         self.loss = loss

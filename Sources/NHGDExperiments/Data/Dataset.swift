@@ -86,7 +86,7 @@ public struct Dataset: Sendable, Equatable {
             throw DataError.sampleOutOfRange(index: bad, count: n)
         }
         var out = Matrix(rows: d, columns: indices.count)
-        gatherColumns(features, indices, into: &out)
+        features.gatherColumns(indices, into: &out)
         return Dataset(unchecked: name ?? self.name, features: out, labels: indices.map { labels[$0] },
                        classCount: classCount, labelNames: labelNames)
     }
@@ -113,21 +113,5 @@ public struct Dataset: Sendable, Equatable {
         pair.classCount = 2
         pair.labelNames = [labelNames[negative], labelNames[positive]]
         return pair
-    }
-}
-
-/// Copies the columns `indices` of `source` into the leading columns of `destination`
-/// (`destination.rows == source.rows`, at least `indices.count` columns). Indices are trusted.
-/// - Complexity: O(rows · indices.count), one contiguous copy per column.
-func gatherColumns(_ source: Matrix, _ indices: [Int], into destination: inout Matrix) {
-    let d = source.rows
-    precondition(destination.rows == d && destination.columns >= indices.count)
-    if d == 0 { return }
-    source.storage.withUnsafeBufferPointer { src in
-        destination.storage.withUnsafeMutableBufferPointer { dst in
-            for (j, i) in indices.enumerated() {
-                (dst.baseAddress! + j * d).update(from: src.baseAddress! + i * d, count: d)
-            }
-        }
     }
 }

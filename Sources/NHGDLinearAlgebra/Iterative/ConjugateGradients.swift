@@ -40,11 +40,7 @@ public enum ConjugateGradients {
         let p = a.dimension
         try requireLength(b, p, "ConjugateGradients.solve", "b")
         if let start { try requireLength(start, p, "ConjugateGradients.solve", "start") }
-        if let preconditioner, preconditioner.dimension != p {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "ConjugateGradients.solve", expected: "a preconditioner of dimension \(p)",
-                actual: "dimension \(preconditioner.dimension)")
-        }
+        if let preconditioner { try requireDimension(preconditioner, p, "ConjugateGradients.solve (preconditioner)") }
         var x = start ?? [Double](repeating: 0, count: p)
         var r = b
         var product = [Double](repeating: 0, count: p)

@@ -19,11 +19,7 @@ public enum NeumannSeries {
         var term = b, sum = b
         var product = [Double](repeating: 0, count: b.count)
         for a in operators {
-            guard a.dimension == b.count else {
-                throw LinearAlgebraError.dimensionMismatch(
-                    operation: "NeumannSeries.apply", expected: "operators of dimension \(b.count)",
-                    actual: "dimension \(a.dimension)")
-            }
+            try requireDimension(a, b.count, "NeumannSeries.apply")
             try a.apply(term, into: &product)
             BLAS.axpy(-eta, product, &term)
             BLAS.axpy(1, term, &sum)
@@ -52,15 +48,19 @@ public enum RichardsonIteration {
         var z = start
         var product = [Double](repeating: 0, count: b.count)
         for a in operators {
-            guard a.dimension == b.count else {
-                throw LinearAlgebraError.dimensionMismatch(
-                    operation: "RichardsonIteration.solve", expected: "operators of dimension \(b.count)",
-                    actual: "dimension \(a.dimension)")
-            }
+            try requireDimension(a, b.count, "RichardsonIteration.solve")
             try a.apply(z, into: &product)
             BLAS.axpy(-eta, product, &z)
             BLAS.axpy(eta, b, &z)
         }
         return z
+    }
+}
+
+/// Throws `dimensionMismatch` unless the operator maps vectors of length n.
+func requireDimension(_ a: some LinearOperator, _ n: Int, _ operation: String) throws {
+    guard a.dimension == n else {
+        throw LinearAlgebraError.dimensionMismatch(operation: operation, expected: "an operator of dimension \(n)",
+                                                   actual: "dimension \(a.dimension)")
     }
 }

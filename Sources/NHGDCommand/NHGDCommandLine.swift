@@ -22,6 +22,14 @@ public enum NHGDCommandLine {
                      help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression)." + taskHelp),
             .string("compression", default: "gaussian", choices: ["gaussian", "sampled"],
                     help: "How --sketch-columns compresses a block: random Gaussian combinations of all its columns (one gemm), or a uniform sample of its columns rescaled (a copy)."),
+            .integer("sketch-every", default: d?.sketchInterval, .within(1...1_000_000),
+                     help: "Compute sketch columns on every k-th inner step only (nhgd)." + taskHelp),
+            .string("fisher", default: "empirical", choices: ["empirical", "sampled"],
+                    help: "Gradients of the sketch columns at the observed labels (the empirical Fisher) or at labels drawn from the model (the sampled-label Fisher, whose mean is the Gauss-Newton matrix) (nhgd)."),
+            .integer("pcg-steps", default: d?.pcgSteps, .within(1...1_000),
+                     help: "Sketch-preconditioned CG steps per estimate (nhgd-pcg)." + taskHelp),
+            .integer("pcg-batch", default: d?.pcgBatch, .within(0...1_000_000),
+                     help: "Samples per Hessian-vector product of nhgd-pcg (0: all training data)." + taskHelp),
             .integer("inner-steps", default: d?.innerSteps, .within(1...1_000_000), help: "Inner SGD steps per outer iteration." + taskHelp),
             .integer("batch-size", default: d?.batchSize, .within(1...1_000_000), help: "Minibatch size." + taskHelp),
             .integer("outer-steps", default: d?.outerSteps, .within(1...1_000_000), help: "Outer iterations." + taskHelp),
@@ -81,6 +89,9 @@ struct TaskDefaults {
     var damping: Double
     var forgetting: Double
     var sketchColumns: Int
+    var sketchInterval: Int
+    var pcgSteps: Int
+    var pcgBatch: Int
     var innerSteps: Int
     var batchSize: Int
     var outerSteps: Int
@@ -93,11 +104,13 @@ struct TaskDefaults {
     /// 80 Adam steps of 0.5 separate the weights (mean weight ≈ 0.08 on corrupted samples,
     /// ≈ 0.95 on clean ones); forgetting 0.03 (a memory of ≈ 33 blocks) closed more of the gap
     /// than 0.1 on seeds 0–4 (mean 1.02 against 1.01).
-    static let cleaning = TaskDefaults(rank: 64, damping: 1e-3, forgetting: 0.03, sketchColumns: 8, innerSteps: 50,
+    static let cleaning = TaskDefaults(rank: 64, damping: 1e-3, forgetting: 0.03, sketchColumns: 8, sketchInterval: 1,
+                                       pcgSteps: 1, pcgBatch: 0, innerSteps: 50,
                                        batchSize: 64, outerSteps: 80, innerLearningRate: 0.5, outerLearningRate: 0.5)
     /// Per-feature L2 of logistic regression (p = q = 31 on breast cancer, 785 on an MNIST
     /// pair): standardised features need a smaller inner step (0.5 diverges on breast cancer).
     static let regularization = TaskDefaults(rank: 16, damping: 1e-3, forgetting: 0.1, sketchColumns: 8,
+                                             sketchInterval: 1, pcgSteps: 1, pcgBatch: 0,
                                              innerSteps: 50, batchSize: 64, outerSteps: 30,
                                              innerLearningRate: 0.1, outerLearningRate: 0.1)
 }

@@ -159,15 +159,21 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         }
 
         let budget = Self.secondOrderBudget
-        switch c.estimator {
-        case .nhgd:
+        func natural() throws -> NaturalHypergradient<P, FrequentDirectionsSketch> {
             let sketch = try FrequentDirectionsSketch(dimension: problem.innerDimension, rank: c.rank, compensation: .scalar)
             let compression: IngestCompression = c.sketchColumns.map { columns in
                 c.compression == .sampled ? .sampledColumns(columns: columns) : .gaussian(columns: columns)
             } ?? .none
-            return try run(NaturalHypergradient<P, FrequentDirectionsSketch>(
+            return try NaturalHypergradient<P, FrequentDirectionsSketch>(
                 sketch: sketch, damping: c.damping,
-                columns: CurvatureColumnRequest(compression: compression, forgetting: .constant(c.forgetting), seed: c.seed)))
+                columns: CurvatureColumnRequest(compression: compression, interval: c.sketchInterval, labels: c.fisher,
+                                                forgetting: .constant(c.forgetting), seed: c.seed))
+        }
+        switch c.estimator {
+        case .nhgd:
+            return try run(natural())
+        case .nhgdPCG:
+            return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize))
         case .cg:
             return try run(ConjugateGradientHypergradient<P>(iterations: budget))
         case .neumann:

@@ -1,3 +1,4 @@
+import NaturalHypergradient
 import NHGDReporting
 
 /// How NHGD compresses a block of per-sample gradients before its sketch ingests it.
@@ -71,6 +72,14 @@ public struct RunConfiguration: Equatable, Sendable {
     public var sketchColumns: Int?
     /// How blocks are compressed to ``sketchColumns`` columns.
     public var compression: SketchCompression
+    /// Sketch columns on every k-th inner step (NHGD).
+    public var sketchInterval: Int
+    /// Empirical or sampled-label Fisher (NHGD).
+    public var fisher: FisherLabels
+    /// PCG steps per estimate (nhgd-pcg).
+    public var pcgSteps: Int
+    /// Samples per HVP of nhgd-pcg; `nil`: all training data.
+    public var pcgBatchSize: Int?
     /// Inner SGD steps per outer iteration.
     public var innerSteps: Int
     /// Minibatch size of the inner loop and of stochastic estimators.
@@ -90,7 +99,9 @@ public struct RunConfiguration: Equatable, Sendable {
 
     /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
-                forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
+                forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian,
+                sketchInterval: Int = 1, fisher: FisherLabels = .empirical, pcgSteps: Int = 1, pcgBatchSize: Int? = nil,
+                innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
         self.task = task
@@ -100,6 +111,10 @@ public struct RunConfiguration: Equatable, Sendable {
         self.forgetting = forgetting
         self.sketchColumns = sketchColumns
         self.compression = compression
+        self.sketchInterval = sketchInterval
+        self.fisher = fisher
+        self.pcgSteps = pcgSteps
+        self.pcgBatchSize = pcgBatchSize
         self.innerSteps = innerSteps
         self.batchSize = batchSize
         self.outerSteps = outerSteps
@@ -140,6 +155,11 @@ public struct RunConfiguration: Equatable, Sendable {
         let columns = parsed.integer("sketch-columns") ?? d.sketchColumns
         sketchColumns = columns > 0 ? columns : nil
         compression = parsed.string("compression") == "sampled" ? .sampled : .gaussian
+        sketchInterval = parsed.integer("sketch-every") ?? d.sketchInterval
+        fisher = FisherLabels(rawValue: parsed.string("fisher")!)!
+        pcgSteps = parsed.integer("pcg-steps") ?? d.pcgSteps
+        let pcgBatch = parsed.integer("pcg-batch") ?? d.pcgBatch
+        pcgBatchSize = pcgBatch > 0 ? pcgBatch : nil
         innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
         batchSize = parsed.integer("batch-size") ?? d.batchSize
         outerSteps = parsed.integer("outer-steps") ?? d.outerSteps
@@ -172,7 +192,14 @@ public struct RunConfiguration: Equatable, Sendable {
             ("estimator", .string(estimator.rawValue)), ("rank", .integer(rank)), ("damping", .number(damping)),
             ("forgetting", .number(forgetting)),
             ("sketch_columns", sketchColumns.map(JSONValue.integer) ?? .null),
-            ("compression", .string(compression.rawValue)), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
+            ("compression", .string(compression.rawValue)),
+        ]
+        pairs += [
+            ("sketch_every", .integer(sketchInterval)), ("fisher", .string(fisher.rawValue)),
+            ("pcg_steps", .integer(pcgSteps)), ("pcg_batch", pcgBatchSize.map(JSONValue.integer) ?? .null),
+        ]
+        pairs += [
+            ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
             ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
             ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
             ("train", split.map { .integer($0.training) } ?? .null),

@@ -115,6 +115,10 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
     public mutating func solve(_ v: [Double], damping: Double = 0, refinementSteps: Int = 0) throws -> [Double] {
         try requireLength(v, dimension, "LowRankPlusDiagonal.solve", "right-hand side")
         try requireFinite(v, "LowRankPlusDiagonal.solve", "right-hand side")
+        guard refinementSteps >= 0 else {
+            throw LinearAlgebraError.invalidArgument(operation: "LowRankPlusDiagonal.solve",
+                                                     message: "refinementSteps must be ≥ 0, got \(refinementSteps)")
+        }
         return try factorization(damping: damping).solve(v, refinementSteps: refinementSteps)
     }
 

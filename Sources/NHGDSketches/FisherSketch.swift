@@ -33,8 +33,17 @@ public protocol FisherSketch: Sendable {
     mutating func reset()
 
     /// The estimate as `diag(d) + U Uᵀ`, with `extraDiagonal` (for example the regulariser's
-    /// curvature `∇²_yy R`, length p) added to `d`. Solves then go through Woodbury.
+    /// curvature `∇²_yy R`, length p) added to `d`: a copy of the sketch's state, for dense
+    /// references and tests.
     func lowRankPlusDiagonal(adding extraDiagonal: [Double]?) throws -> LowRankPlusDiagonal
+
+    /// `(F̂ + E + λI)⁻¹` for a diagonal E (the regulariser's curvature) as a Woodbury
+    /// factorisation, reusing whatever the sketch keeps between solves (Frequent Directions
+    /// reads its buffer in place and keeps its capacitance; the default factors a copy,
+    /// ``lowRankPlusDiagonal(adding:)``).
+    /// - Throws: `dimensionMismatch`, `nonFinite` for a bad E; `invalidArgument` for a bad λ or
+    ///   a diagonal that is not positive.
+    mutating func inverse(adding extra: Diagonal, damping: Double) throws -> WoodburyFactorization
 
     /// A bound on the spectral-norm error of the estimate against the exact (decayed)
     /// empirical Fisher of everything ingested: `‖F − F̂‖₂ ≤ spectralErrorBound`. Zero for
@@ -46,6 +55,15 @@ public protocol FisherSketch: Sendable {
 }
 
 extension FisherSketch {
+    public mutating func inverse(adding extra: Diagonal, damping: Double) throws -> WoodburyFactorization {
+        guard extra.dimension == dimension else {
+            throw LinearAlgebraError.dimensionMismatch(operation: "\(Self.self).inverse",
+                                                       expected: "a diagonal of length \(dimension)",
+                                                       actual: "length \(extra.dimension)")
+        }
+        return try lowRankPlusDiagonal(adding: extra.entries).factorized(damping: damping)
+    }
+
     /// Folds every column of `block` in (see ``ingest(_:columns:forgetting:)``).
     public mutating func ingest(columns block: Matrix, forgetting beta: Double) throws {
         try ingest(block, columns: 0..<block.columns, forgetting: beta)

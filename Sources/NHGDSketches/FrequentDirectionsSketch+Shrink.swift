@@ -9,8 +9,9 @@ extension FrequentDirectionsSketch {
     ///
     /// Everything that can throw (the eigen- or singular value decomposition) runs before the
     /// buffer is written, so a throw leaves the sketch unchanged.
-    /// - Complexity: `.gramTrick`: 3pm·ℓ flops for the Gram matrix (pm² with the full Gram),
-    ///   O(m³) for `dsyevd`, 2pmℓ for the rotation: ≈ 7pℓ² at m = 2ℓ. `.svd`: ≈ 24pℓ².
+    /// - Complexity: `.gramTrick`: O(m³) for `dsyevd` and 2pmℓ for the rotation (the Gram
+    ///   matrix was maintained as the columns arrived, ≈ 3pℓ² per fill; pm² more on a
+    ///   re-orthogonalising shrink): ≈ 7pℓ² per ℓ columns in all. `.svd`: ≈ 24pℓ².
     public mutating func shrink() throws {
         if filledColumns == 0 { return }
         switch shrinkMethod {
@@ -18,6 +19,7 @@ extension FrequentDirectionsSketch {
         case .svd: try shrinkBySVD()
         }
         shrinkCount += 1
+        version += 1
         _checkInvariants()
     }
 
@@ -25,25 +27,11 @@ extension FrequentDirectionsSketch {
     mutating func shrinkByGramTrick(reorthogonalizationInterval interval: Int) throws {
         let m = filledColumns, k = keptColumns
         let fullGram = k == 0 || shrinksSinceFullGram + 1 >= interval
-        var gram = Matrix(rows: m, columns: m)
-        if fullGram {
-            try BLAS.syrk(.transpose, buffer, columns: 0..<m, &gram)
-        } else {
-            // K₁₁ = diag(σ²) (kept columns orthogonal), K₁₂ = Vᵀ G by gemm, K₂₂ = GᵀG by syrk.
-            let fresh = m - k
-            var cross = Matrix(rows: k, columns: fresh)
-            try BLAS.gemm(.transpose, .none, buffer, columns: 0..<k, buffer, columns: k..<m, &cross)
-            var freshGram = Matrix(rows: fresh, columns: fresh)
-            try BLAS.syrk(.transpose, buffer, columns: k..<m, &freshGram)
-            for i in 0..<k { gram[i, i] = keptSquaredNorms[i] }
-            for j in 0..<fresh {
-                for i in 0..<k {
-                    gram[i, k + j] = cross[i, j]
-                    gram[k + j, i] = cross[i, j]
-                }
-                for i in 0..<fresh { gram[k + i, k + j] = freshGram[i, j] }
-            }
-        }
+        // K = MᵀM: maintained as the columns arrived (K₁₁ = diag(σ²) for the kept, orthogonal
+        // columns, K₁₂ and K₂₂ by the bordering gemms), or recomputed by syrk to re-orthogonalise.
+        updateGram()
+        if fullGram { try recomputeGram() }
+        let gram = currentGram()
         let eigen = try SymmetricEigendecomposition(gram)
         // Ascending eigenvalues: the ℓ largest are λ[m-1], …, λ[m-ℓ]; δ = λ[m-ℓ-1].
         let delta = m > rank ? max(0, eigen.values[m - rank - 1]) : 0
@@ -67,6 +55,7 @@ extension FrequentDirectionsSketch {
         filledColumns = kept
         keptColumns = kept
         keptSquaredNorms = norms
+        setDiagonalGram(norms)
         columnScale = 1
         shrunkMass += c * c * delta
         shrinksSinceFullGram = fullGram ? 0 : shrinksSinceFullGram + 1
@@ -150,6 +139,7 @@ extension FrequentDirectionsSketch {
         filledColumns = norms.count
         keptColumns = norms.count
         keptSquaredNorms = norms
+        setDiagonalGram(norms)
         columnScale = 1
         shrunkMass += c * c * threshold * threshold
     }

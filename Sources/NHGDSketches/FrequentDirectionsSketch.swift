@@ -64,6 +64,16 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     /// Row-panel scratch for the Gram-trick rotation: `panelRows × 2ℓ` in, `panelRows × ℓ` out.
     var panelIn: Matrix
     var panelOut: Matrix
+    /// `MᵀM` of the buffer's columns `0..<gramColumns`, in stored units (2ℓ×2ℓ, the leading
+    /// block used): kept up to date as columns arrive (see `FrequentDirectionsSketch+Gram.swift`),
+    /// it is the shrink's Gram matrix and, for a uniform diagonal, the solve's capacitance.
+    var gram: Matrix
+    /// The columns `gram` covers.
+    var gramColumns = 0
+    /// Incremented by every change of state; keys ``capacitanceCache``.
+    var version = 0
+    /// The last capacitance factor and what it was built for.
+    var capacitanceCache: CapacitanceCache?
 
     /// Creates an empty sketch.
     /// - Parameters:
@@ -89,6 +99,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         self.compensation = compensation
         self.shrinkMethod = shrinkMethod
         buffer = Matrix(rows: dimension, columns: 2 * rank)
+        gram = Matrix(rows: 2 * rank, columns: 2 * rank)
         exactDiagonal = compensation == .residualDiagonal ? [Double](repeating: 0, count: dimension) : []
         let rows = Self.panelRows(dimension: dimension, rank: rank)
         if case .gramTrick = shrinkMethod {
@@ -135,43 +146,42 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             }
             filledColumns += 1
         }
+        updateGram()
         ingestedCount += columns.count
+        version += 1
         _checkInvariants()
     }
 
     public mutating func reset() {
+        empty()
+        ingestedCount = 0
+        shrinkCount = 0
+        version += 1
+    }
+
+    /// No columns, no shrunk mass, c = 1 (the state of `reset` and of β = 1).
+    mutating func empty() {
         filledColumns = 0
         keptColumns = 0
+        gramColumns = 0
         keptSquaredNorms.removeAll(keepingCapacity: true)
         columnScale = 1
         shrunkMass = 0
-        if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: 0) }
-        ingestedCount = 0
-        shrinkCount = 0
         shrinksSinceFullGram = 0
+        capacitanceCache = nil
+        if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: 0) }
     }
 
     /// `diag(d) + U Uᵀ` with `U = B` (all m ≤ 2ℓ buffered columns, so nothing more is lost) and
-    /// `d = extraDiagonal + compensation` (Δ/2, or `max(0, diag(AᵀA) − diag(BBᵀ))`; the clamp
-    /// only removes rounding-level negatives since `diag(AᵀA − BBᵀ) ≥ 0`).
+    /// `d = extraDiagonal + compensation` (see `compensated(_:)`): a copy, for references and
+    /// tests; solves read the buffer in place through ``inverse(adding:damping:)``.
     /// - Complexity: O(p·m) (a copy of the buffer).
     public func lowRankPlusDiagonal(adding extraDiagonal: [Double]?) throws -> LowRankPlusDiagonal {
-        var d = try validatedExtraDiagonal(extraDiagonal, dimension: dimension,
+        let d = try validatedExtraDiagonal(extraDiagonal, dimension: dimension,
                                            operation: "FrequentDirectionsSketch.lowRankPlusDiagonal")
         var u = buffer.leadingColumns(filledColumns)
         BLAS.scale(&u.storage, by: columnScale)
-        switch compensation {
-        case .none:
-            break
-        case .scalar:
-            let alpha = shrunkMass / 2
-            for i in 0..<dimension { d[i] += alpha }
-        case .residualDiagonal:
-            var sketched = [Double](repeating: 0, count: dimension)
-            addSquaredRowNorms(of: u, columns: 0..<u.columns, weight: 1, to: &sketched)
-            for i in 0..<dimension { d[i] += max(0, exactDiagonal[i] - sketched[i]) }
-        }
-        return try LowRankPlusDiagonal(diagonal: d, factor: u)
+        return try LowRankPlusDiagonal(diagonal: compensated(Diagonal(entries: d)).entries, factor: u)
     }
 
     /// Δ for `.none` and `.residualDiagonal`, Δ/2 for `.scalar` (see ``DiagonalCompensation``).
@@ -181,7 +191,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
 
     public var byteCount: Int {
         buffer.byteCount + exactDiagonal.count * 8 + keptSquaredNorms.capacity * 8
-            + panelIn.byteCount + panelOut.byteCount
+            + panelIn.byteCount + panelOut.byteCount + gram.byteCount + (capacitanceCache?.byteCount ?? 0)
     }
 
     // MARK: Merging
@@ -212,6 +222,8 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             copyColumn(j, of: incoming.buffer, multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
             filledColumns += 1
         }
+        updateGram()
+        version += 1
         shrunkMass += incoming.shrunkMass
         if compensation == .residualDiagonal { BLAS.axpy(1, incoming.exactDiagonal, &exactDiagonal) }
         ingestedCount += incoming.ingestedCount
@@ -225,13 +237,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     /// empties the sketch.
     mutating func applyForgetting(_ beta: Double) {
         if beta == 1 {
-            filledColumns = 0
-            keptColumns = 0
-            keptSquaredNorms.removeAll(keepingCapacity: true)
-            columnScale = 1
-            shrunkMass = 0
-            shrinksSinceFullGram = 0
-            if !exactDiagonal.isEmpty { BLAS.scale(&exactDiagonal, by: 0) }
+            empty()
             return
         }
         let keep = 1 - beta
@@ -242,7 +248,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         if columnScale < 0x1p-400 { foldColumnScale() }
     }
 
-    /// Makes c = 1 by scaling the stored columns: O(p·m).
+    /// Makes c = 1 by scaling the stored columns (and their Gram matrix): O(p·m).
     mutating func foldColumnScale() {
         if columnScale == 1 { return }
         let c = columnScale, count = dimension * filledColumns
@@ -250,6 +256,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             for i in 0..<count { s[i] *= c }
         }
         for j in keptSquaredNorms.indices { keptSquaredNorms[j] *= c * c }
+        BLAS.scale(&gram.storage, by: c * c)
         columnScale = 1
     }
 }

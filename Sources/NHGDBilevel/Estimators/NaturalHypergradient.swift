@@ -20,7 +20,9 @@ import NHGDSketches
 /// `‖Â⁻¹v − A⁻¹v‖ / ‖A⁻¹v‖ ≤ ‖A − Â‖/λ_min(Â) ≤ ε_sketch / (λ + min diag ∇²R)`, where
 /// `ε_sketch` is the sketch's ``FisherSketch/spectralErrorBound``. It bounds what sketching
 /// cost relative to the exact (dense) Fisher answer, not the Fisher-vs-Hessian gap.
-/// - Complexity: per estimate, p·k² + k³/3 flops to factor and two passes over the p×k factor.
+/// - Complexity: per estimate, an m×m Cholesky factor of the capacitance the sketch keeps (for a
+///   uniform diagonal; a p·m² build otherwise, when the diagonal changed) and two passes over
+///   the p×m buffer, read in place.
 public struct NaturalHypergradient<Problem: BilevelProblem, Sketch: FisherSketch>: HypergradientEstimator {
     public var name: String { "nhgd" }
     /// The streaming Fisher estimate (explicit state: inspect or replace it freely).
@@ -53,6 +55,18 @@ public struct NaturalHypergradient<Problem: BilevelProblem, Sketch: FisherSketch
 
     public mutating func reset() { sketch.reset() }
 
+    /// `ε_sketch / (λ + min diag ∇²R)`, or `nil` when that floor is 0.
+    func certificate(_ curvature: Diagonal) -> Double? {
+        let floor = damping + curvature.minimum
+        return floor > 0 ? sketch.spectralErrorBound / floor : nil
+    }
+
+    /// `(F̂ + E + λI)⁻¹` for the regulariser's curvature E at the system's point (the
+    /// preconditioner of ``PreconditionedNaturalHypergradient``).
+    mutating func inverse(_ curvature: Diagonal) throws -> WoodburyFactorization {
+        try sketch.inverse(adding: curvature, damping: damping)
+    }
+
     /// - Throws: ``BilevelError/dimensionMismatch(operation:expected:actual:)`` for a sketch
     ///   of another dimension than p.
     public mutating func solve(_ system: inout AdjointSystem<Problem>, using rng: inout Xoshiro256StarStar) throws
@@ -63,9 +77,7 @@ public struct NaturalHypergradient<Problem: BilevelProblem, Sketch: FisherSketch
                                                  actual: "dimension \(sketch.dimension)")
         }
         let curvature = system.regularizerCurvature
-        var operator_ = try sketch.lowRankPlusDiagonal(adding: curvature.entries)
-        let u = try operator_.solve(system.rightHandSide(), damping: damping)
-        let floor = damping + curvature.minimum
-        return AdjointSolution(u: u, errorBound: floor > 0 ? sketch.spectralErrorBound / floor : nil)
+        let u = try inverse(curvature).solve(system.rightHandSide())
+        return AdjointSolution(u: u, errorBound: certificate(curvature))
     }
 }

@@ -36,17 +36,24 @@ import Foundation
 /// range(U)).
 ///
 /// *When ΩᵀY is singular* (rank(H) = r < k, or H vanishes on part of range(Ω)): the shifted
-/// core is still positive definite and the construction goes through. Then `B Bᵀ = (H + νI)⟨Ω⟩`
-/// has r eigenvalues `≈ λᵢ(H) + ν` and k − r equal to ν up to rounding (the directions of
-/// range(Ω) that H annihilates), so Λ holds r eigenvalues `≈ λᵢ(H)` and k − r entries that are 0
-/// or of the order of ν and rounding: Ĥ has numerical rank r. If moreover QᵀΩ has full row rank
-/// (range(H) = range(Q), Q p×r orthonormal: the columns see all of range(H)), then in exact
-/// arithmetic `‖Ĥ − H‖₂ ≤ ν (1 + ‖Q⊥ᵀΩ‖² ‖(QᵀΩ)⁺‖²)` (for orthonormal Ω, `≤ ν(1 + σ_min(QᵀΩ)⁻²)`):
-/// `H − Ĥ = (H+νI)^{1/2}(I − P)(H+νI)^{1/2} − ν(I − UUᵀ) − (clip)` with P the projector onto
-/// range((H+νI)^{1/2}Ω), whose first term is bounded by Halko, Martinsson and Tropp (SIAM
-/// Review 53(2), 2011), Theorem 9.1, splitting (H+νI)^{1/2} into range(H) and its complement,
-/// and whose other terms lie in [−νI, 0]. For k = p (Ω invertible) `(H + νI)⟨Ω⟩ = H + νI` and
-/// `Ĥ = H` exactly.
+/// core is still positive definite and the construction goes through. `B Bᵀ = (H + νI)⟨Ω⟩` then
+/// has at most r eigenvalues above ν by more than rounding, the others being ν up to rounding
+/// (range(Ω)'s directions that H annihilates), so Λ holds at most r entries above the order of
+/// ν and rounding and k − r entries that are 0 or of that order: Ĥ has numerical rank ≤ r. When
+/// the columns see all of range(H) (QᵀΩ has full row rank, Q a p×r orthonormal basis of
+/// range(H); for a Gaussian Ω with probability one), those r entries are λᵢ(H) up to the same
+/// order, since in exact arithmetic `‖Ĥ − H‖₂ ≤ ν (1 + ‖Q⊥ᵀΩ‖² ‖(QᵀΩ)⁺‖²)` (for orthonormal Ω,
+/// `≤ ν(1 + σ_min(QᵀΩ)⁻²)`): `H − Ĥ = (H+νI)^{1/2}(I − P)(H+νI)^{1/2} − ν(I − UUᵀ) − (clip)` with P
+/// the projector onto range((H+νI)^{1/2}Ω), whose first term is bounded by Halko, Martinsson and
+/// Tropp (SIAM Review 53(2), 2011), Theorem 9.1, splitting (H+νI)^{1/2} into range(H) and its
+/// complement, and whose other terms lie in [−νI, 0]. For k = p (Ω invertible)
+/// `(H + νI)⟨Ω⟩ = H + νI` and `Ĥ = H` exactly.
+///
+/// *Accuracy, as the property tests hold it:* rounding adds at most `δ = 8(p + k + 4)·eps·‖H‖` to
+/// these exact-arithmetic statements: `λ_min(H − Ĥ) ≥ −(ν + δ)`, and
+/// `‖Ĥ − H‖₂ ≤ (ν + δ)(1 + ‖Q⊥ᵀΩ‖²‖(QᵀΩ)⁺‖²)` for rank(H) ≤ k (rounding in Y and in the core acts
+/// like a change of the shift). The result is only as good as Y: it is the approximation of
+/// whatever operator Y is the sketch of.
 ///
 /// Departures from the paper, all cheap safeguards: ν uses the Frobenius norm `‖Y‖_F` (one
 /// pass over Y rather than an SVD; `‖Y‖₂ ≤ ‖Y‖_F ≤ √k ‖Y‖₂`, so the shift is at most √k

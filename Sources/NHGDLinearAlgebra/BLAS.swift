@@ -116,6 +116,37 @@ public enum BLAS {
         c.symmetrizeFromLower()
     }
 
+    /// Which side of `B` a triangular solve multiplies by `op(A)⁻¹`.
+    public enum Side: Sendable { case left, right }
+    /// Which triangle of a triangular matrix is read (the other is ignored).
+    public enum Triangle: Sendable { case lower, upper }
+
+    /// Triangular solve in place: `B ← α·op(A)⁻¹·B` (`.left`) or `B ← α·B·op(A)⁻¹` (`.right`),
+    /// with `A` square, triangular in `triangle` (the other triangle is not read) and a
+    /// non-unit diagonal. No singularity check: a zero on the diagonal gives ±∞ or NaN, as in BLAS.
+    /// - Complexity: n²·m flops for an n×n `A` and m right-hand sides.
+    public static func trsm(
+        _ side: Side, _ triangle: Triangle, _ trans: Transpose, alpha: Double = 1,
+        _ a: Matrix, _ b: inout Matrix
+    ) throws {
+        let n = side == .left ? b.rows : b.columns
+        guard a.rows == a.columns, a.rows == n else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "trsm", expected: "a square A of order \(n) (\(side == .left ? "rows" : "columns") of B)",
+                actual: "A \(a.rows)×\(a.columns)")
+        }
+        if b.rows == 0 || b.columns == 0 { return }
+        let mi = try lapackInt(b.rows, "trsm"), ni = try lapackInt(b.columns, "trsm")
+        let lda = try lapackInt(max(1, a.rows), "trsm")
+        a.storage.withUnsafeBufferPointer { ap in
+            b.storage.withUnsafeMutableBufferPointer { bp in
+                cblas_dtrsm(CblasColMajor, side == .left ? CblasLeft : CblasRight,
+                            triangle == .lower ? CblasLower : CblasUpper, trans.cblas, CblasNonUnit,
+                            mi, ni, alpha, ap.baseAddress, lda, bp.baseAddress, mi)
+            }
+        }
+    }
+
     /// `⟨x, y⟩`. - Complexity: one pass.
     public static func dot(_ x: [Double], _ y: [Double]) -> Double {
         precondition(x.count == y.count, "dot: lengths differ")

@@ -1,10 +1,18 @@
 /// A symmetric linear map on ℝⁿ known only through its action: the shape every iterative
 /// solver here (conjugate gradients, Neumann series) consumes, as in jaxopt's `matvec`.
+///
+/// Conformers implement ``apply(_:into:)``; ``apply(block:)`` has a default that applies the
+/// operator to one column at a time, and an operator that can do a block faster (two `gemm`s
+/// instead of m pairs of `gemv`s, or one batched pass over data for m Hessian-vector
+/// products) implements it too. Sketching algorithms that need k products at once
+/// (``NystromApproximation``) call the block form.
 public protocol LinearOperator {
     /// n, the length of the vectors it maps.
     var dimension: Int { get }
     /// `y ← A v`, writing into caller-owned storage of length n (no allocation).
     func apply(_ v: [Double], into y: inout [Double]) throws
+    /// `A V` for an n×m block `V`, as a new n×m matrix.
+    func apply(block v: Matrix) throws -> Matrix
 }
 
 extension LinearOperator {
@@ -13,6 +21,30 @@ extension LinearOperator {
         var y = [Double](repeating: 0, count: dimension)
         try apply(v, into: &y)
         return y
+    }
+
+    /// `A V` column by column through ``apply(_:into:)`` (the default; conformers may do better).
+    /// - Throws: `dimensionMismatch` when `V` does not have n rows; otherwise whatever
+    ///   ``apply(_:into:)`` throws for a column (its indices are then within that column).
+    /// - Complexity: m applications of the operator, two length-n copies per column.
+    public func apply(block v: Matrix) throws -> Matrix {
+        let n = dimension
+        guard v.rows == n else {
+            throw LinearAlgebraError.dimensionMismatch(
+                operation: "LinearOperator.apply(block:)", expected: "\(n) rows", actual: "\(v.rows) rows")
+        }
+        var result = Matrix(rows: n, columns: v.columns)
+        var x = [Double](repeating: 0, count: n), y = [Double](repeating: 0, count: n)
+        for j in 0..<v.columns {
+            v.storage.withUnsafeBufferPointer { src in
+                for i in 0..<n { x[i] = src[i + j * n] }
+            }
+            try apply(x, into: &y)
+            result.storage.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<n { dst[i + j * n] = y[i] }
+            }
+        }
+        return result
     }
 }
 

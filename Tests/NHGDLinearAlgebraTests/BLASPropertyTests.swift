@@ -102,6 +102,55 @@ struct BLASPropertyTests {
         }
     }
 
+    /// A triangular solve is componentwise backward stable: the computed X solves
+    /// `(T + ΔT) X = αB` column by column with `|ΔT| ≤ γₙ|T|` (Higham, *Accuracy and Stability*,
+    /// Thm 8.5), so `|op(A) X − αB| ≤ γₙ |op(A)||X|` plus one rounding of `αB`; the product with
+    /// `op(A)` is formed by the reference loop (another γₙ), so the bound is
+    /// `componentwiseBound(inner: n)·(|op(A)||X| + |αB|)`. The triangle that must not be read
+    /// holds NaN, so reading it would fail the check.
+    @Test func trsmSolvesWithTheRequestedTriangleOnly() throws {
+        try forAll("trsm vs reference", cases: 60) { c in
+            let n = c.size(0...60), m = c.size(0...40)
+            let side: BLAS.Side = c.bool() ? .left : .right
+            let triangle: BLAS.Triangle = c.bool() ? .lower : .upper
+            let trans: Transpose = c.bool() ? .none : .transpose
+            let alpha = c.double(in: -2...2)
+            // Diagonal entries of magnitude 1…3 with random signs: the solve is defined, however
+            // badly conditioned the triangle (the residual bound does not depend on it).
+            var clean = Matrix(rows: n, columns: n)
+            var stored = Matrix(rows: n, columns: n, repeating: .nan)
+            for j in 0..<n {
+                for i in 0..<n where triangle == .lower ? i >= j : i <= j {
+                    let value = i == j ? (c.bool() ? 1 : -1) * c.double(in: 1...3) : c.gaussian()
+                    clean[i, j] = value
+                    stored[i, j] = value
+                }
+            }
+            let (rows, columns) = side == .left ? (n, m) : (m, n)
+            let b = c.gaussianMatrix(rows: rows, columns: columns)
+            c.note("n=\(n) m=\(m) \(side) \(triangle) \(trans) α=\(alpha)")
+            var x = b
+            try BLAS.trsm(side, triangle, trans, alpha: alpha, stored, &x)
+            let opA = explicit(trans, clean, columns: 0..<n)
+            let (product, size) = side == .left
+                ? (referenceProduct(opA, x), referenceProduct(absolute(opA), absolute(x)))
+                : (referenceProduct(x, opA), referenceProduct(absolute(x), absolute(opA)))
+            let tol = componentwiseBound(inner: n)
+            for j in 0..<columns {
+                for i in 0..<rows {
+                    let want = alpha * b[i, j]
+                    let bound = tol * (size[i, j] + abs(want))
+                    try c.expect(abs(product[i, j] - want) <= bound, "op(A)X − αB at [\(i),\(j)]: \(product[i, j]) vs \(want)")
+                }
+            }
+        }
+        var b = Matrix(rows: 3, columns: 2, repeating: 1)
+        let before = b
+        #expect(throws: LinearAlgebraError.self) { try BLAS.trsm(.left, .lower, .none, Matrix.identity(2), &b) }
+        #expect(throws: LinearAlgebraError.self) { try BLAS.trsm(.right, .lower, .transpose, Matrix(rows: 2, columns: 3), &b) }
+        #expect(b == before)
+    }
+
     @Test func levelOneRoutinesMatchTheReferenceLoops() throws {
         try forAll("dot, norm, axpy, scale", cases: 60) { c in
             let n = c.size(0...2000)

@@ -30,6 +30,10 @@ public enum NHGDCommandLine {
                      help: "Sketch-preconditioned CG steps per estimate (nhgd-pcg)." + taskHelp),
             .integer("pcg-batch", default: d?.pcgBatch, .within(0...1_000_000),
                      help: "Samples per Hessian-vector product of nhgd-pcg (0: all training data)." + taskHelp),
+            .integer("nystrom-rank", default: d?.nystromRank, .within(1...100_000),
+                     help: "Hessian columns k of the Nyström approximation (nystrom)." + taskHelp),
+            .real("nystrom-shift", default: d?.nystromShift, .positive,
+                  help: "Shift ρ of the Nyström inverse (Ĥ + ρI)⁻¹ (nystrom)." + taskHelp),
             .integer("inner-steps", default: d?.innerSteps, .within(1...1_000_000), help: "Inner SGD steps per outer iteration." + taskHelp),
             .integer("batch-size", default: d?.batchSize, .within(1...1_000_000), help: "Minibatch size." + taskHelp),
             .integer("outer-steps", default: d?.outerSteps, .within(1...1_000_000), help: "Outer iterations." + taskHelp),
@@ -92,6 +96,8 @@ struct TaskDefaults {
     var sketchInterval: Int
     var pcgSteps: Int
     var pcgBatch: Int
+    var nystromRank: Int
+    var nystromShift: Double
     var innerSteps: Int
     var batchSize: Int
     var outerSteps: Int
@@ -105,12 +111,12 @@ struct TaskDefaults {
     /// ≈ 0.95 on clean ones); forgetting 0.03 (a memory of ≈ 33 blocks) closed more of the gap
     /// than 0.1 on seeds 0–4 (mean 1.02 against 1.01).
     static let cleaning = TaskDefaults(rank: 64, damping: 1e-3, forgetting: 0.03, sketchColumns: 8, sketchInterval: 1,
-                                       pcgSteps: 1, pcgBatch: 0, innerSteps: 50,
+                                       pcgSteps: 1, pcgBatch: 0, nystromRank: 5, nystromShift: 0.1, innerSteps: 50,
                                        batchSize: 64, outerSteps: 80, innerLearningRate: 0.5, outerLearningRate: 0.5)
     /// Per-feature L2 of logistic regression (p = q = 31 on breast cancer, 785 on an MNIST
     /// pair): standardised features need a smaller inner step (0.5 diverges on breast cancer).
     static let regularization = TaskDefaults(rank: 16, damping: 1e-3, forgetting: 0.1, sketchColumns: 8,
-                                             sketchInterval: 1, pcgSteps: 1, pcgBatch: 0,
+                                             sketchInterval: 1, pcgSteps: 1, pcgBatch: 0, nystromRank: 5, nystromShift: 0.1,
                                              innerSteps: 50, batchSize: 64, outerSteps: 30,
                                              innerLearningRate: 0.1, outerLearningRate: 0.1)
 }

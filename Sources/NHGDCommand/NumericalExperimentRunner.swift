@@ -188,6 +188,8 @@ public struct NumericalExperimentRunner: ExperimentRunner {
             return try run(QuasiNewtonHypergradient<P>(quasiNewtonSteps: budget))
         case .nbo:
             return try run(CurvatureAwareHypergradient<P>(iterations: budget))
+        case .nystrom:
+            return try run(NystromHypergradient<P>(rank: c.nystromRank, shift: c.nystromShift))
         }
     }
 

@@ -80,6 +80,8 @@ public struct RunConfiguration: Equatable, Sendable {
     public var pcgSteps: Int
     /// Samples per HVP of nhgd-pcg; `nil`: all training data.
     public var pcgBatchSize: Int?
+    /// k and ρ of the Nyström estimator.
+    public var nystromRank: Int, nystromShift: Double
     /// Inner SGD steps per outer iteration.
     public var innerSteps: Int
     /// Minibatch size of the inner loop and of stochastic estimators.
@@ -101,6 +103,7 @@ public struct RunConfiguration: Equatable, Sendable {
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
                 forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian,
                 sketchInterval: Int = 1, fisher: FisherLabels = .empirical, pcgSteps: Int = 1, pcgBatchSize: Int? = nil,
+                nystromRank: Int = 5, nystromShift: Double = 0.1,
                 innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitSizes? = .standard, dataFile: String? = nil) {
@@ -115,6 +118,8 @@ public struct RunConfiguration: Equatable, Sendable {
         self.fisher = fisher
         self.pcgSteps = pcgSteps
         self.pcgBatchSize = pcgBatchSize
+        self.nystromRank = nystromRank
+        self.nystromShift = nystromShift
         self.innerSteps = innerSteps
         self.batchSize = batchSize
         self.outerSteps = outerSteps
@@ -160,6 +165,8 @@ public struct RunConfiguration: Equatable, Sendable {
         pcgSteps = parsed.integer("pcg-steps") ?? d.pcgSteps
         let pcgBatch = parsed.integer("pcg-batch") ?? d.pcgBatch
         pcgBatchSize = pcgBatch > 0 ? pcgBatch : nil
+        nystromRank = parsed.integer("nystrom-rank") ?? d.nystromRank
+        nystromShift = parsed.real("nystrom-shift") ?? d.nystromShift
         innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
         batchSize = parsed.integer("batch-size") ?? d.batchSize
         outerSteps = parsed.integer("outer-steps") ?? d.outerSteps
@@ -197,6 +204,7 @@ public struct RunConfiguration: Equatable, Sendable {
         pairs += [
             ("sketch_every", .integer(sketchInterval)), ("fisher", .string(fisher.rawValue)),
             ("pcg_steps", .integer(pcgSteps)), ("pcg_batch", pcgBatchSize.map(JSONValue.integer) ?? .null),
+            ("nystrom_rank", .integer(nystromRank)), ("nystrom_shift", .number(nystromShift)),
         ]
         pairs += [
             ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),

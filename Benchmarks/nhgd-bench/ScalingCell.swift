@@ -55,14 +55,20 @@ struct ScalingCell: Equatable, CustomStringConvertible {
     }
 
     /// A model of the cell's peak memory, to skip cells that cannot fit before starting them:
-    /// the sketch's `(2k + 2)·p` doubles, the p×k Woodbury factor, the p×b gradient block and
-    /// about 16 length-p vectors (x, y, gradients, solutions, CG and Neumann work vectors, the
-    /// shifted and inverted diagonals), plus the sparse data `(n + m)·s·16` bytes.
+    /// the sketch's `(2k + 1)·p` doubles (read in place by the solve), the inner loop's two
+    /// p × (1 + c) column blocks and about 12 length-p vectors (x, y, Adam's moments, gradients,
+    /// solutions, CG and Neumann work vectors), plus the sparse data `(n + m)·s·16` bytes.
     var modelBytes: Int {
-        let p = parameterCount, k = self["k"], b = self["b"]
+        let p = parameterCount, k = self["k"]
         let data = kind == .synthetic ? (self["n"] + self["m"]) * self["s"] * 16 : 0
-        return 8 * p * (3 * k + 2 + b + 16) + data
+        return 8 * p * (2 * k + 1 + 2 * (1 + columnsPerStep) + 12) + data
     }
+
+    /// NHGD's column budget in the cell: c Gaussian columns (key `c`, default 4) every e inner
+    /// steps (key `e`, default 5) of the T steps of an outer iteration (key `t`, default 20).
+    var columnsPerStep: Int { values["c"] ?? 4 }
+    var columnInterval: Int { values["e"] ?? 5 }
+    var innerSteps: Int { values["t"] ?? 20 }
 
     /// Bytes the dense Hessian needs.
     var denseHessianBytes: Double { 8 * Double(parameterCount) * Double(parameterCount) }
@@ -101,43 +107,6 @@ enum ScalingCellRunner {
         return r
     }
 
-    /// The library's inner loop for `steps` steps from `(x, y)`, twice: plain SGD (one
-    /// combination column per step) and with NHGD asking for every gradient of every step as a
-    /// sketch column (running mean, sequential: no second worker).
-    /// Returns the per-step times of both, NHGD's estimator (holding the sketch) and the inner
-    /// point NHGD's loop reached.
-    static func innerLoops<P: SecondOrderBilevelProblem>(
-        _ problem: P, x: [Double], y: [Double], rank k: Int, batch b: Int, steps: Int, stepSize: Double
-    ) throws -> (sgdSeconds: Double, nhgdSeconds: Double, estimator: NaturalHypergradient<P, FrequentDirectionsSketch>,
-                 y: [Double]) {
-        var configuration = BilevelOptimizerConfiguration()
-        configuration.innerSteps = steps
-        configuration.batchSize = b
-        configuration.innerLearningRate = stepSize
-        configuration.pipelined = false
-        configuration.blasThreads = nil
-        var plain = try BilevelOptimizer(problem: problem, estimator: ConjugateGradientHypergradient<P>(),
-                                         configuration: configuration, x: x, y: y)
-        let sgdSeconds = try time { try plain.runInnerLoop() } / Double(steps)
-        let nhgd = try NaturalHypergradient<P, FrequentDirectionsSketch>(
-            sketch: FrequentDirectionsSketch(dimension: problem.innerDimension, rank: k), damping: 0,
-            columns: CurvatureColumnRequest(compression: .none, forgetting: .runningMean))
-        var optimizer = try BilevelOptimizer(problem: problem, estimator: nhgd, configuration: configuration, x: x, y: y)
-        let nhgdSeconds = try time { try optimizer.runInnerLoop() } / Double(steps)
-        return (sgdSeconds, nhgdSeconds, optimizer.estimator, optimizer.y)
-    }
-
-    /// `sgd step` (the inner loop's step alone) and `nhgd step` (with its sketch columns).
-    static func stepRecords(_ cell: ScalingCell, sgdSeconds: Double, nhgdSeconds: Double) -> [BenchmarkRecord] {
-        let b = Double(cell["b"])
-        return [record(cell, "sgd step", seconds: sgdSeconds, metrics: [("gradients/s", b / sgdSeconds), ("b", b)]),
-                record(cell, "nhgd step", seconds: nhgdSeconds,
-                       metrics: [("gradients/s", b / nhgdSeconds), ("b", b), ("ratio to sgd", nhgdSeconds / sgdSeconds)])]
-    }
-
-    /// Blocks ingested per cell: enough for two shrinks of the 2k-column buffer.
-    static func blockCount(k: Int, b: Int) -> Int { max(4, 2 * ((2 * k + b - 1) / b) + 1) }
-
     static func run(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
         switch cell.kind {
         case .synthetic: return try runSynthetic(cell)
@@ -146,13 +115,11 @@ enum ScalingCellRunner {
     }
 
     /// Synthetic logistic regression at p with per-feature strength e^{xⱼ} = 10⁻⁴ (so the data
-    /// curvature matters), y after the inner SGD steps of the ingest phase.
+    /// curvature matters; a uniform diagonal, so NHGD's capacitance comes from its Gram matrix).
     static func runSynthetic(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
-        let p = cell["p"], k = cell["k"], b = cell["b"]
         var rng = Xoshiro256StarStar(seed: 20_26)
-        let problem = try SyntheticLogisticRegression.make(p: p, n: cell["n"], m: cell["m"], nonzerosPerSample: cell["s"],
-                                                           using: &rng)
-        let x = [Double](repeating: log(1e-4), count: p)
+        let problem = try SyntheticLogisticRegression.make(p: cell["p"], n: cell["n"], m: cell["m"],
+                                                           nonzerosPerSample: cell["s"], using: &rng)
         // L ≤ ¼ maxᵢ‖aᵢ‖² + max e^x bounds every (minibatch) Hessian: Neumann's η = 1/L, SGD's too.
         var maxSquaredNorm = 0.0
         let samples = problem.data.inputs
@@ -162,77 +129,133 @@ enum ScalingCellRunner {
             maxSquaredNorm = max(maxSquaredNorm, total)
         }
         let lipschitz = 0.25 * maxSquaredNorm + 1e-4
+        return try measure(cell, problem, x: [Double](repeating: log(1e-4), count: cell["p"]),
+                           innerStepSize: 1 / lipschitz, neumannStep: 1 / lipschitz, damping: 0,
+                           exactAssembly: .hessianVectorProducts)
+    }
+
+    /// MLP hyper-cleaning of MNIST at hidden width h from the Glorot initialisation.
+    static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
+        var rng = Xoshiro256StarStar(seed: 7)
+        let problem = try CleaningExperiment<TanhNetwork>.mnist(
+            hiddenWidth: cell["h"], trainCount: cell["n"], validationCount: cell["m"], testCount: 0, using: &rng).problem
+        return try measure(cell, problem, x: problem.initialOuter(), innerStepSize: 0.1,
+                           neumannStep: try safeStepSize(problem, iterations: 10), damping: 1e-3, exactAssembly: nil)
+    }
+
+    /// The measurements of a cell, in phases so that at most one method's state is alive at a
+    /// time (the p = 10⁷ cells must fit):
+    ///
+    /// 1. NHGD (rank k, Frequent Directions with scalar compensation, the cell's column budget)
+    ///    runs pipelined outer iterations (x fixed: an outer step of 10⁻¹²) until its sketch has
+    ///    shrunk; then a whole shrink cycle (ℓ columns, at least `reps` iterations) is timed
+    ///    (`nhgd iteration` = the mean step minus the shared SGD loop), and its estimate at the
+    ///    point reached is timed alone (`nhgd`);
+    /// 2. from the same point, the plain SGD loop (`sgd loop`, one combination column per step)
+    ///    and CG-10's outer iteration (`cg-10 iteration`, minibatch b HVPs) are timed;
+    /// 3. the estimates of CG-10, Neumann-10 and Nyström (k = 5 coordinates, ρ = 10⁻³) at that
+    ///    point, against exact (while it fits) or CG-200.
+    static func measure<P: SecondOrderBilevelProblem>(
+        _ cell: ScalingCell, _ problem: P, x: [Double], innerStepSize: Double, neumannStep: Double, damping: Double,
+        exactAssembly: ExactHypergradient<P>.Assembly?
+    ) throws -> [BenchmarkRecord] {
+        let p = problem.innerDimension, k = cell["k"], b = cell["b"]
+        let reps = repetitions(p: p)
+        var rng = Xoshiro256StarStar(seed: 99)
+        var configuration = BilevelOptimizerConfiguration()
+        configuration.innerSteps = cell.innerSteps
+        configuration.batchSize = b
+        configuration.innerLearningRate = innerStepSize
+        configuration.outerLearningRate = 1e-12
+        configuration.outerIterations = .max
+        configuration.evaluateEvery = 0
+        configuration.pipelined = true
+        configuration.blasThreads = 1
         var records = [BenchmarkRecord]()
 
-        let loops = try innerLoops(problem, x: x, y: problem.initialInner(), rank: k, batch: b,
-                                   steps: blockCount(k: k, b: b), stepSize: 1 / lipschitz)
-        var nhgd = loops.estimator
-        let y = loops.y, ingestSeconds = max(0, loops.nhgdSeconds - loops.sgdSeconds)
-        records += stepRecords(cell, sgdSeconds: loops.sgdSeconds, nhgdSeconds: loops.nhgdSeconds)
-
-        // Woodbury solve on the sketch's operator (factor built once, timed apart), each solve
-        // alternating with a read probe over the factor's own storage (see ``readProbe``).
-        let curvature = problem.regularizerCurvature(x: x, y: y).entries
+        // 1. NHGD.
+        let request = CurvatureColumnRequest(compression: .gaussian(columns: cell.columnsPerStep),
+                                             interval: cell.columnInterval, forgetting: .constant(0.1), seed: 3)
+        var natural: BilevelOptimizer<NaturalHypergradient<P, FrequentDirectionsSketch>>? = try BilevelOptimizer(
+            problem: problem,
+            estimator: NaturalHypergradient(sketch: FrequentDirectionsSketch(dimension: p, rank: k, compensation: .scalar),
+                                            damping: damping, columns: request),
+            configuration: configuration, x: x)
+        var warmUp = 0
+        while natural!.estimator.sketch.shrinkCount == 0 && warmUp < 1000 {
+            _ = try natural!.step()
+            warmUp += 1
+        }
+        // Timed over a whole shrink cycle (ℓ columns), so the shrink's cost is amortised as in a run.
+        let perIteration = cell.columnsPerStep * ((cell.innerSteps + cell.columnInterval - 1) / cell.columnInterval)
+        let cycle = max(reps, (k + perIteration - 1) / perIteration)
+        let cycleSeconds = try time { for _ in 0..<cycle { _ = try natural!.step() } }
+        let stepTimes = [cycleSeconds / Double(cycle)]
+        let y = natural!.y
+        var nhgd = natural!.estimator
+        let workspace = natural!.innerWorkspaceBytes
+        natural = nil
+        let (nhgdSeconds, nhgdEstimate) = try timed(reps) { try nhgd.estimate(problem: problem, x: x, y: y, using: &rng) }
         let (_, fy) = try problem.outerGradients(x: x, y: y)
-        records.append(try woodbury(cell, sketch: nhgd.sketch, curvature: curvature, rightHandSide: fy, damping: 0))
+        records.append(try woodbury(cell, sketch: &nhgd, curvature: problem.regularizerCurvature(x: x, y: y),
+                                    rightHandSide: fy, damping: damping))
+        let columns = Double(nhgd.sketch.filledColumns), shrinks = Double(nhgd.sketch.shrinkCount)
+        nhgd = try NaturalHypergradient(sketch: FrequentDirectionsSketch(dimension: 1, rank: 1), columns: request)
+
+        // 2. The shared SGD loop and CG-10's outer iteration, from the same point.
+        var plain: BilevelOptimizer<ConjugateGradientHypergradient<P>>? = try BilevelOptimizer(
+            problem: problem, estimator: ConjugateGradientHypergradient<P>(iterations: 10, tolerance: 0, warmStart: false,
+                                                                           batchSize: b),
+            configuration: configuration, x: x, y: y)
+        var sgdTimes = [Double](), cgTimes = [Double]()
+        for _ in 0..<reps {
+            sgdTimes.append(try time { try plain!.runInnerLoop() })
+            cgTimes.append(try time { _ = try plain!.step() })
+        }
+        plain = nil
+        let sgd = median(sgdTimes), nhgdIteration = median(stepTimes) - sgd, cgIteration = median(cgTimes) - sgd
+        records.append(record(cell, "sgd loop", seconds: sgd,
+                              metrics: [("T", Double(cell.innerSteps)), ("b", Double(b)), ("workspace bytes", Double(workspace))]))
+        records.append(record(cell, "nhgd iteration", seconds: nhgdIteration,
+                              metrics: [("step seconds", median(stepTimes)), ("ratio to cg-10", nhgdIteration / cgIteration),
+                                        ("columns per iteration", Double(perIteration)), ("iterations timed", Double(cycle)),
+                                        ("buffer columns", columns), ("shrinks", shrinks)]))
+        records.append(record(cell, "cg-10 iteration", seconds: cgIteration, metrics: [("step seconds", median(cgTimes))]))
         records += try components(cell, problem, x: x, y: y)
 
-        // The estimates. NHGD: one estimate on the ingested sketch (outer gradients, factor,
-        // solve, cross product); its outer iteration adds one step's sketch work.
-        var estimates = [(String, [Double], Double)]()
-        do {
-            let (seconds, estimate) = try timed(repetitions(p: p)) { try nhgd.estimate(problem: problem, x: x, y: y, using: &rng) }
-            estimates.append(("nhgd", estimate.hypergradient, seconds))
-            records.append(record(cell, "nhgd", seconds: seconds,
-                                  metrics: [("iteration seconds", seconds + ingestSeconds)]))
-        }
-        do {
-            var cg = try ConjugateGradientHypergradient<SyntheticLogisticRegression>(iterations: 10, tolerance: 0,
-                                                                                    warmStart: false, batchSize: b)
-            let (seconds, estimate) = try timed(repetitions(p: p)) { try cg.estimate(problem: problem, x: x, y: y, using: &rng) }
-            estimates.append(("cg-10", estimate.hypergradient, seconds))
-            records.append(record(cell, "cg-10", seconds: seconds, metrics: [("iteration seconds", seconds)]))
-        }
-        do {
-            var neumann = try NeumannHypergradient<SyntheticLogisticRegression>(terms: 10, stepSize: 1 / lipschitz,
-                                                                               batchSize: b)
-            let (seconds, estimate) = try timed(repetitions(p: p)) {
-                try neumann.estimate(problem: problem, x: x, y: y, using: &rng)
-            }
-            estimates.append(("neumann-10", estimate.hypergradient, seconds))
-            records.append(record(cell, "neumann-10", seconds: seconds, metrics: [("iteration seconds", seconds)]))
-        }
+        // 3. The estimates, against the reference.
+        var estimates = [("nhgd", nhgdEstimate.hypergradient, nhgdSeconds)]
+        var cg = try ConjugateGradientHypergradient<P>(iterations: 10, tolerance: 0, warmStart: false, batchSize: b)
+        let (cgSeconds, cgEstimate) = try timed(reps) { try cg.estimate(problem: problem, x: x, y: y, using: &rng) }
+        estimates.append(("cg-10", cgEstimate.hypergradient, cgSeconds))
+        var neumann = try NeumannHypergradient<P>(terms: 10, stepSize: neumannStep, batchSize: b)
+        let (neumannSeconds, neumannEstimate) = try timed(reps) { try neumann.estimate(problem: problem, x: x, y: y, using: &rng) }
+        estimates.append(("neumann-10", neumannEstimate.hypergradient, neumannSeconds))
+        var nystrom = try NystromHypergradient<P>(rank: 5, shift: 1e-3, columns: .coordinates, batchSize: b)
+        let (nystromSeconds, nystromEstimate) = try timed(reps) { try nystrom.estimate(problem: problem, x: x, y: y, using: &rng) }
+        estimates.append(("nystrom", nystromEstimate.hypergradient, nystromSeconds))
+        for (name, _, seconds) in estimates { records.append(record(cell, name, seconds: seconds)) }
 
         // Reference: exact where the dense Hessian fits the budget, else long full-batch CG.
-        let denseBytes = cell.denseHessianBytes
-        var reference: [Double]
-        var referenceName: String
-        var cg200: (seconds: Double, value: HypergradientEstimate)?
-        if denseBytes <= Double(exactMemoryBudget) {
-            // SyntheticLogisticRegression's closed-form Hessian stops at p = 4096; the exact
-            // reference is wanted to p = 10⁴, so H is assembled from p full-batch HVPs.
-            var exact = try ExactHypergradient<SyntheticLogisticRegression>(memoryBudget: exactMemoryBudget,
-                                                                            assembly: .hessianVectorProducts)
+        var reference: [Double] = []
+        var referenceName = "cg-200"
+        if let exactAssembly, cell.denseHessianBytes <= Double(exactMemoryBudget) {
+            var exact = try ExactHypergradient<P>(memoryBudget: exactMemoryBudget, assembly: exactAssembly)
             let (seconds, estimate) = try timed(1) { try exact.estimate(problem: problem, x: x, y: y, using: &rng) }
             reference = estimate.hypergradient
             referenceName = "exact"
-            records.append(record(cell, "exact", seconds: seconds, metrics: [("bytes needed", denseBytes)],
+            records.append(record(cell, "exact", seconds: seconds, metrics: [("bytes needed", cell.denseHessianBytes)],
                                   labels: [("reference", "exact")]))
         } else {
-            records.append(record(cell, "exact", seconds: .nan, feasible: false, metrics: [("bytes needed", denseBytes)]))
-            reference = []
-            referenceName = "cg-200"
+            records.append(record(cell, "exact", seconds: .nan, feasible: false, metrics: [("bytes needed", cell.denseHessianBytes)]))
         }
-        do {
-            var long = try ConjugateGradientHypergradient<SyntheticLogisticRegression>(iterations: 200, tolerance: 1e-12,
-                                                                                      warmStart: false, batchSize: nil)
-            cg200 = try timed(1) { try long.estimate(problem: problem, x: x, y: y, using: &rng) }
-            if referenceName == "cg-200" { reference = cg200!.value.hypergradient }
-        }
-        let cgAgreement = agreement(cg200!.value.hypergradient, reference)
-        records.append(record(cell, "cg-200 (reference)", seconds: cg200!.seconds,
+        var long = try ConjugateGradientHypergradient<P>(iterations: 200, tolerance: 1e-12, warmStart: false, batchSize: nil)
+        let cg200 = try timed(1) { try long.estimate(problem: problem, x: x, y: y, using: &rng) }
+        if referenceName == "cg-200" { reference = cg200.value.hypergradient }
+        let cgAgreement = agreement(cg200.value.hypergradient, reference)
+        records.append(record(cell, "cg-200 (reference)", seconds: cg200.seconds,
                               metrics: [("cosine", cgAgreement.cosine), ("relative error", cgAgreement.relativeError),
-                                        ("hvps", Double(cg200!.value.oracleCalls.hessianVectorProducts))],
+                                        ("hvps", Double(cg200.value.oracleCalls.hessianVectorProducts))],
                               labels: [("reference", referenceName)]))
         for index in records.indices {
             guard let method = records[index].labels.first(where: { $0.0 == "method" })?.1,
@@ -244,34 +267,31 @@ enum ScalingCellRunner {
         return records
     }
 
-    /// `woodbury solve`: one `WoodburyFactorization.solve` on the sketch's operator, median
-    /// of several, each run after a read probe over the factor itself; `woodbury build` (the
-    /// operator's scaled copy of the buffer plus `factorized`, both repeated by every NHGD
-    /// estimate) as a metric.
-    static func woodbury(_ cell: ScalingCell, sketch: FrequentDirectionsSketch, curvature: [Double],
-                         rightHandSide: [Double], damping: Double) throws -> BenchmarkRecord {
-        let p = sketch.dimension
-        var op: LowRankPlusDiagonal?, factorization: WoodburyFactorization?
-        let buildSeconds = try time {
-            op = try sketch.lowRankPlusDiagonal(adding: curvature)
-            factorization = try op!.factorized(damping: damping)
-        }
-        let columns = op!.factor.columns
-        var solution = [Double]()
-        var solveTimes = [Double](), probeRates = [Double]()
-        solution = try factorization!.solve(rightHandSide)  // warm-up
+    /// `woodbury solve`: one solve with NHGD's factorisation of `(F̂ + ∇²R + λI)⁻¹`, which
+    /// reads the sketch's buffer in place, median of several; `build seconds` is the
+    /// `inverse(adding:damping:)` that precedes it in an estimate (an m×m Cholesky factor of
+    /// the capacitance the sketch keeps, for a uniform diagonal).
+    static func woodbury<P: BilevelProblem>(
+        _ cell: ScalingCell, sketch nhgd: inout NaturalHypergradient<P, FrequentDirectionsSketch>, curvature: Diagonal,
+        rightHandSide: [Double], damping: Double
+    ) throws -> BenchmarkRecord {
+        let p = nhgd.sketch.dimension
+        var sketch = nhgd.sketch
+        var factorization: WoodburyFactorization?
+        let buildSeconds = try time { factorization = try sketch.inverse(adding: curvature, damping: damping) }
+        let columns = factorization!.rank
+        var solution = try factorization!.solve(rightHandSide)  // warm-up
+        var solveTimes = [Double]()
         for _ in 0..<max(3, repetitions(p: p) + 2) {
-            probeRates.append(readProbe(op!.factor))
             solveTimes.append(try time { solution = try factorization!.solve(rightHandSide) })
         }
         blackHole(solution)
         let seconds = median(solveTimes)
-        // Two passes over U (16pk) and 40p bytes of vectors (WoodburySuite.solveVectorBytes).
-        let bytes = 16 * p * columns + WoodburySuite.solveVectorBytes(p: p) + 8 * columns * columns
+        // Two passes over the buffer's m columns (16pm) and 24p bytes of vectors (a uniform D).
+        let bytes = 16 * p * columns + 24 * p + 8 * columns * columns
         return record(cell, "woodbury solve", seconds: seconds,
                       metrics: [("bytes", Double(bytes)), ("GB/s", Double(bytes) / seconds / 1e9),
-                                ("probe GB/s", median(probeRates) / 1e9), ("factor columns", Double(columns)),
-                                ("build seconds", buildSeconds)])
+                                ("factor columns", Double(columns)), ("build seconds", buildSeconds)])
     }
 
     /// Read bandwidth (bytes/s) of `cblas_ddot` between the two halves of `u`'s storage: the
@@ -295,40 +315,5 @@ enum ScalingCellRunner {
         let cross = try timed(repetitions(p: problem.innerDimension)) { ju = try problem.crossProduct(x: x, y: y, u: u) }
         blackHole(ju)
         return [record(cell, "outer gradients", seconds: outer.seconds), record(cell, "cross product", seconds: cross.seconds)]
-    }
-
-    /// MLP hyper-cleaning of MNIST at hidden width h: one NHGD and one CG-10 estimate (same
-    /// minibatch b) at the point the inner loop reached from the Glorot initialisation.
-    static func runMLP(_ cell: ScalingCell) throws -> [BenchmarkRecord] {
-        let k = cell["k"], b = cell["b"]
-        var rng = Xoshiro256StarStar(seed: 7)
-        let problem = try CleaningExperiment<TanhNetwork>.mnist(hiddenWidth: cell["h"], trainCount: cell["n"], validationCount: cell["m"],
-                                                 testCount: 0, using: &rng).problem
-        let p = problem.innerDimension
-        let x = problem.initialOuter()
-        var records = [BenchmarkRecord]()
-        let loops = try innerLoops(problem, x: x, y: problem.initialInner(), rank: k, batch: b,
-                                   steps: blockCount(k: k, b: b), stepSize: 0.1)
-        var nhgd = loops.estimator
-        let y = loops.y, ingestSeconds = max(0, loops.nhgdSeconds - loops.sgdSeconds)
-        records += stepRecords(cell, sgdSeconds: loops.sgdSeconds, nhgdSeconds: loops.nhgdSeconds)
-        let (_, fy) = try problem.outerGradients(x: x, y: y)
-        records.append(try woodbury(cell, sketch: nhgd.sketch, curvature: problem.regularizerCurvature(x: x, y: y).entries,
-                                    rightHandSide: fy, damping: 1e-3))
-        records += try components(cell, problem, x: x, y: y)
-        nhgd = try NaturalHypergradient(sketch: nhgd.sketch, damping: 1e-3, columns: nhgd.columns)
-        let (nhgdSeconds, nhgdEstimate) = try timed(repetitions(p: p)) {
-            try nhgd.estimate(problem: problem, x: x, y: y, using: &rng)
-        }
-        var cg = try ConjugateGradientHypergradient<MLPHyperCleaning>(iterations: 10, tolerance: 0, warmStart: false,
-                                                                      batchSize: b)
-        let (cgSeconds, cgEstimate) = try timed(repetitions(p: p)) { try cg.estimate(problem: problem, x: x, y: y, using: &rng) }
-        let between = agreement(nhgdEstimate.hypergradient, cgEstimate.hypergradient)
-        records.append(record(cell, "nhgd", seconds: nhgdSeconds,
-                              metrics: [("iteration seconds", nhgdSeconds + ingestSeconds), ("cosine vs cg-10", between.cosine)]))
-        records.append(record(cell, "cg-10", seconds: cgSeconds, metrics: [("iteration seconds", cgSeconds)]))
-        records.append(record(cell, "exact", seconds: .nan, feasible: false,
-                              metrics: [("bytes needed", cell.denseHessianBytes)]))
-        return records
     }
 }

@@ -10,11 +10,13 @@ import NHGDReporting
 /// --json FILE`, started with Foundation.Process), so its peak resident set (`VmHWM`) is the
 /// cell's own; the child reports times and byte counts, the parent judges them against the
 /// probes it measured (read bandwidth for the Woodbury solve, dgemm for the extrapolated
-/// exact method). Per cell (see ``ScalingCellRunner``):
-/// - `per-sample gradients`, `sketch ingest`: seconds per minibatch block of b;
-/// - `woodbury solve`: one solve on the sketch's operator, ratio to the read bandwidth;
-/// - `nhgd`, `cg-10`, `neumann-10`: one hypergradient estimate (same minibatch b for the
-///   HVPs; NHGD's `iteration seconds` add one block's ingest);
+/// exact method). Per cell (see ``ScalingCellRunner/measure(_:_:x:innerStepSize:neumannStep:damping:exactAssembly:)``):
+/// - `sgd loop`: the T inner steps every method shares (one combination column per step);
+/// - `nhgd iteration`, `cg-10 iteration`: a pipelined outer iteration minus the SGD loop (NHGD
+///   with its column budget of c Gaussian columns every e steps), and their ratio;
+/// - `woodbury solve`: one solve on the sketch's buffer in place, ratio to the read bandwidth;
+/// - `nhgd`, `cg-10`, `neumann-10`, `nystrom`: one hypergradient estimate (same minibatch b
+///   for the HVPs);
 /// - `exact`: measured while the dense Hessian fits 4 GiB, otherwise `feasible: false` with
 ///   `bytes needed` = 8p² and `seconds` = p³/3 flops at the measured dgemm rate;
 /// - `cg-200 (reference)`: the reference where exact is infeasible; every estimate carries
@@ -54,7 +56,7 @@ struct ScalingSuite: BenchmarkSuite {
             var cellRecords: [BenchmarkRecord]
             if cell.modelBytes > Self.memoryBudget {
                 print("scaling: skipping \(cell): needs ≈ \(formatBytes(cell.modelBytes)) > budget \(formatBytes(Self.memoryBudget))")
-                cellRecords = ["nhgd", "cg-10", "neumann-10", "woodbury solve", "sketch ingest", "per-sample gradients"].map { method in
+                cellRecords = ["nhgd", "nhgd iteration", "cg-10", "cg-10 iteration", "neumann-10", "nystrom", "woodbury solve", "sgd loop"].map { method in
                     var r = ScalingCellRunner.record(cell, method, seconds: .nan, feasible: false,
                                                      metrics: [("bytes needed", Double(cell.modelBytes))])
                     r.labels.append(("skipped", "memory model \(formatBytes(cell.modelBytes)) exceeds \(formatBytes(Self.memoryBudget))"))

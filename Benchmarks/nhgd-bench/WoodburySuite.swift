@@ -87,7 +87,58 @@ struct WoodburySuite: BenchmarkSuite {
                           ("GFLOP/s", blockFlops / blockSeconds / 1e9), ("s per rhs", blockSeconds / Double(m)),
                           ("probe GB/s", readDuringBlock / 1e9)]))
         }
+        records += try sketchEstimate(p: p, rank: 64, repetitions: reps)
         return records
+    }
+
+    /// `sketch estimate after one block`: a rank-ℓ Frequent Directions sketch past its first
+    /// shrink ingests one block of 8 columns; then NHGD's estimate needs `(F̂ + μI)⁻¹ v`. Timed:
+    /// `inverse(adding:damping:)` plus one solve (the capacitance from the Gram matrix the sketch
+    /// keeps: an m×m Cholesky factor, no p-sized work), in units of one solve with the same
+    /// factorisation (`solves`); and, in the same process, what it cost before the sketch kept
+    /// its Gram matrix: the copy `lowRankPlusDiagonal` (p×m, rescaled), a p·m² build and a solve.
+    func sketchEstimate(p: Int, rank: Int, repetitions reps: Int) throws -> [BenchmarkRecord] {
+        var sketch = try FrequentDirectionsSketch(dimension: p, rank: rank, compensation: .scalar)
+        var seed: UInt64 = 100
+        func block() throws -> Matrix {
+            seed += 1
+            var g = try Matrix(rows: p, columns: Self.blockWidth, storage: filledArray(count: p * Self.blockWidth, seed: seed))
+            BLAS.scale(&g.storage, by: 1 / Double(p).squareRoot())
+            return g
+        }
+        while sketch.shrinkCount == 0 || sketch.filledColumns < rank + Self.blockWidth {
+            try sketch.ingest(columns: try block(), forgetting: 0.1)
+        }
+        let curvature = Diagonal.uniform(2e-3, dimension: p), damping = 1e-3
+        let v = filledArray(count: p, seed: 17)
+        var estimateTimes = [Double](), solveTimes = [Double](), rebuildTimes = [Double]()
+        var x = [Double]()
+        for _ in 0..<reps {
+            try sketch.ingest(columns: try block(), forgetting: 0.1)   // a new block: the factor must be redone
+            if sketch.filledColumns == 2 * rank { try sketch.shrink() }
+            var factorization: WoodburyFactorization?
+            estimateTimes.append(try time {
+                factorization = try sketch.inverse(adding: curvature, damping: damping)
+                x = try factorization!.solve(v)
+            })
+            solveTimes.append(try time { x = try factorization!.solve(v) })
+            factorization = nil
+            rebuildTimes.append(try time {
+                var copy = try sketch.lowRankPlusDiagonal(adding: curvature.entries)
+                x = try copy.solve(v, damping: damping)
+            })
+        }
+        blackHole(x)
+        let solve = median(solveTimes), estimate = median(estimateTimes), rebuild = median(rebuildTimes)
+        let m = Double(sketch.filledColumns)
+        return [
+            BenchmarkRecord(suite: name, name: "sketch estimate after one block", p: p, k: rank, seconds: estimate,
+                            ratio: estimate / solve, limit: "solves",
+                            metrics: [("buffer columns", m), ("solve s", solve)]),
+            BenchmarkRecord(suite: name, name: "sketch estimate by copy and rebuild", p: p, k: rank, seconds: rebuild,
+                            ratio: rebuild / solve, limit: "solves",
+                            metrics: [("buffer columns", m), ("solve s", solve)]),
+        ]
     }
 
     /// A memory-bound record: ratio = achieved bandwidth ÷ the read probe run alongside it.

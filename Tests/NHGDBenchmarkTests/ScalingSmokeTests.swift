@@ -35,8 +35,8 @@ struct ScalingSmokeTests {
         }
         // Both problems, every method, with accuracy against a named reference on the synthetic cell.
         let methods = Set(scaling.compactMap { $0["method"] as? String })
-        #expect(methods.isSuperset(of: ["nhgd", "cg-10", "neumann-10", "exact", "woodbury solve", "nhgd step",
-                                        "sgd step", "cg-200 (reference)"]))
+        #expect(methods.isSuperset(of: ["nhgd", "cg-10", "neumann-10", "nystrom", "exact", "woodbury solve",
+                                        "nhgd iteration", "cg-10 iteration", "sgd loop", "cg-200 (reference)"]))
         #expect(Set(scaling.compactMap { $0["problem"] as? String }) == ["synthetic-logistic", "mlp-mnist"])
         // For an estimate a against the reference b with r = ‖a − b‖/‖b‖ < 1, the angle obeys
         // cos(a, b) ≥ √(1 − r²) (a lies in the ball of radius r‖b‖ around b), and cos ≤ 1.

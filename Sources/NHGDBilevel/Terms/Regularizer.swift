@@ -74,7 +74,13 @@ public struct PerFeatureL2: Regularizer, Equatable {
         for j in 0..<y.count { result[j] += scale * exp(x[j]) * y[j] }
     }
 
-    public func curvature(x: [Double], y: [Double]) -> Diagonal { Diagonal(entries: (0..<y.count).map { exp(x[$0]) }) }
+    /// `diag(e^x)`, uniform when every `xⱼ` is the same (then the Woodbury capacitance of NHGD
+    /// needs no p·m² build; ``Diagonal``).
+    public func curvature(x: [Double], y: [Double]) -> Diagonal {
+        let p = y.count
+        if p > 0, (1..<p).allSatisfy({ x[$0] == x[0] }) { return .uniform(exp(x[0]), dimension: p) }
+        return Diagonal(entries: (0..<p).map { exp(x[$0]) })
+    }
 
     public func addCrossProduct(x: [Double], y: [Double], u: [Double], to result: inout [Double]) {
         for j in 0..<y.count { result[j] += exp(x[j]) * y[j] * u[j] }

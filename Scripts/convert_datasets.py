@@ -2,12 +2,12 @@
 """Convert the shared CSV data sets into the package's binary data format (NHGDDATA v1).
 
 Developer-time only: reads the original files from the --source directory and writes the
-files that ship in Sources/NHGDBilevel/Resources; the product never reads the originals.
+files that ship in Sources/NHGDExperiments/Resources; the product never reads the originals.
 Docs/data.md specifies
-the format; Sources/NHGDBilevel/Data/DatasetFile.swift reads and writes the same bytes.
+the format; Sources/NHGDExperiments/Data/DatasetFile.swift reads and writes the same bytes.
 
 Usage (from the repository root):
-    python3 Scripts/convert_datasets.py --source DIR [--output Sources/NHGDBilevel/Resources]
+    python3 Scripts/convert_datasets.py --source DIR [--output Sources/NHGDExperiments/Resources]
 """
 import argparse
 import csv
@@ -94,7 +94,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", required=True,
                         help="directory holding mnist-5k.csv.gz and breast-cancer.csv (the originals)")
-    parser.add_argument("--output", default=os.path.join(root, "Sources", "NHGDBilevel", "Resources"))
+    parser.add_argument("--output", default=os.path.join(root, "Sources", "NHGDExperiments", "Resources"))
     args = parser.parse_args()
     os.makedirs(args.output, exist_ok=True)
 

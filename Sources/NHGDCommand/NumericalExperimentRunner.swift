@@ -173,7 +173,8 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         case .nhgd:
             return try run(natural())
         case .nhgdPCG:
-            return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize))
+            return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize,
+                                                                      method: c.pcgMethod))
         case .cg:
             return try run(ConjugateGradientHypergradient<P>(iterations: budget))
         case .neumann:

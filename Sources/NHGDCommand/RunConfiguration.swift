@@ -80,6 +80,8 @@ public struct RunConfiguration: Equatable, Sendable {
     public var pcgSteps: Int
     /// Samples per HVP of nhgd-pcg; `nil`: all training data.
     public var pcgBatchSize: Int?
+    /// CG or Richardson refinement (nhgd-pcg).
+    public var pcgMethod: PreconditionedRefinement
     /// k and ρ of the Nyström estimator.
     public var nystromRank: Int, nystromShift: Double
     /// Inner SGD steps per outer iteration.
@@ -103,6 +105,7 @@ public struct RunConfiguration: Equatable, Sendable {
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
                 forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian,
                 sketchInterval: Int = 1, fisher: FisherLabels = .empirical, pcgSteps: Int = 1, pcgBatchSize: Int? = nil,
+                pcgMethod: PreconditionedRefinement = .conjugateGradients,
                 nystromRank: Int = 5, nystromShift: Double = 0.1,
                 innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
@@ -118,6 +121,7 @@ public struct RunConfiguration: Equatable, Sendable {
         self.fisher = fisher
         self.pcgSteps = pcgSteps
         self.pcgBatchSize = pcgBatchSize
+        self.pcgMethod = pcgMethod
         self.nystromRank = nystromRank
         self.nystromShift = nystromShift
         self.innerSteps = innerSteps
@@ -165,6 +169,8 @@ public struct RunConfiguration: Equatable, Sendable {
         pcgSteps = parsed.integer("pcg-steps") ?? d.pcgSteps
         let pcgBatch = parsed.integer("pcg-batch") ?? d.pcgBatch
         pcgBatchSize = pcgBatch > 0 ? pcgBatch : nil
+        pcgMethod = parsed.string("pcg-method") == "richardson" ? .richardson(stepSize: parsed.real("pcg-step")!)
+            : .conjugateGradients
         nystromRank = parsed.integer("nystrom-rank") ?? d.nystromRank
         nystromShift = parsed.real("nystrom-shift") ?? d.nystromShift
         innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
@@ -187,6 +193,13 @@ public struct RunConfiguration: Equatable, Sendable {
         dataFile = parsed.string("data")
     }
 
+    private var pcgMethodName: String {
+        if case .richardson = pcgMethod { "richardson" } else { "cg" }
+    }
+    private var pcgStepSize: Double? {
+        if case .richardson(let eta) = pcgMethod { eta } else { nil }
+    }
+
     /// The configuration as an ordered JSON object (for trace.json).
     public var json: JSONValue {
         var pairs: [(String, JSONValue)] = [("task", .string(task.name))]
@@ -204,6 +217,7 @@ public struct RunConfiguration: Equatable, Sendable {
         pairs += [
             ("sketch_every", .integer(sketchInterval)), ("fisher", .string(fisher.rawValue)),
             ("pcg_steps", .integer(pcgSteps)), ("pcg_batch", pcgBatchSize.map(JSONValue.integer) ?? .null),
+            ("pcg_method", .string(pcgMethodName)), ("pcg_step", pcgStepSize.map(JSONValue.number) ?? .null),
             ("nystrom_rank", .integer(nystromRank)), ("nystrom_shift", .number(nystromShift)),
         ]
         pairs += [

@@ -11,7 +11,7 @@ public enum NHGDCommandLine {
     static func commonOptions(splitDefaults: Bool, _ d: TaskDefaults?) -> [OptionDeclaration] {
         let standard = SplitSizes.standard
         let splitHelp = splitDefaults ? ""
-            : " Default: 2000/1000/2000 for clean; for regularize 300/300/400 of an MNIST pair, thirds of breast cancer or of --data."
+            : " Default: 2000/1000/2000 for clean; for regularize 300/300/400 of an MNIST pair, thirds of breast cancer or of --data; a size not given takes its default."
         let taskHelp = d == nil ? " Default: that of --task." : ""
         return [
             .integer("rank", default: d?.rank, .within(1...4096), help: "Rank of the Fisher sketch (nhgd)." + taskHelp),

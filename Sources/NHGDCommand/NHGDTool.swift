@@ -16,8 +16,9 @@ public enum ToolExitStatus: Int32, Sendable {
 ///
 /// Behaviour:
 /// - a bad command line prints one line saying what is wrong and then the usage line to
-///   standard error, writes nothing, and returns ``ToolExitStatus/usage``; so does a `--data`
-///   file that the runner cannot use (``UnusableInputError``);
+///   standard error, writes nothing, and returns ``ToolExitStatus/usage``; so does what only
+///   the runner can check (``RunnerUsageError``: a `--data` file it cannot use, a split that
+///   does not fit the data);
 /// - `--help` prints the help of the chosen command and returns success;
 /// - otherwise a progress line per outer iteration and a summary table go to standard
 ///   output (not with `--quiet`), and the last line is always one JSON object with the
@@ -106,7 +107,7 @@ public struct NHGDTool: Sendable {
                     if !quiet { standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n") }
                 }
                 outcomes.append((configuration.estimator, .success(outcome)))
-            } catch let error as UnusableInputError {
+            } catch let error as any RunnerUsageError {
                 return usageError(error.description, path: path)
             } catch {
                 if configurations.count == 1 {

@@ -50,9 +50,9 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     func makeCleaningProblem(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
         -> DataHyperCleaning {
-        let split = c.split ?? .standard
         if let path = c.dataFile {
             return try withUserData(path) { data in
+                let split = try c.split.resolved(for: .file(path, sampleCount: data.sampleCount, task: c.task))
                 let parts = try data.split(trainCount: split.training, validationCount: split.validation,
                                            testCount: split.test, using: &rng)
                 let scaler = try Standardization(fittedTo: parts.training)
@@ -65,6 +65,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
                     l2: Self.cleaningL2)
             }
         }
+        let split = try c.split.resolved(for: .mnist5k)
         return try DataHyperCleaning.mnist(trainCount: split.training, validationCount: split.validation,
                                            testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2,
                                            using: &rng)
@@ -77,26 +78,20 @@ public struct NumericalExperimentRunner: ExperimentRunner {
                 guard data.classCount == 2 else {
                     throw BilevelError.data(file: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
                 }
-                let split = c.split ?? Self.proportionalSplit(data.sampleCount)
+                let split = try c.split.resolved(for: .file(path, sampleCount: data.sampleCount, task: c.task))
                 return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
                                                            testCount: split.test, using: &rng)
             }
         }
         if let pair {
-            let split = c.split ?? SplitSizes(training: 300, validation: 300, test: 400)
+            let split = try c.split.resolved(for: .mnistPair(pair))
             return try LogisticRegression.mnistPair(positive: pair.second, negative: pair.first,
                                                     trainCount: split.training, validationCount: split.validation,
                                                     testCount: split.test, using: &rng)
         }
-        let split = c.split ?? Self.proportionalSplit(569)
+        let split = try c.split.resolved(for: .breastCancer)
         return try LogisticRegression.breastCancer(trainCount: split.training, validationCount: split.validation,
                                                    testCount: split.test, using: &rng)
-    }
-
-    /// A third each for training, validation and test.
-    static func proportionalSplit(_ n: Int) -> SplitSizes {
-        let third = n / 3
-        return SplitSizes(training: third, validation: third, test: n - 2 * third)
     }
 
     // MARK: Tasks

@@ -82,9 +82,9 @@ public struct RunConfiguration: Equatable, Sendable {
     public var seed: UInt64
     /// BLAS / worker threads.
     public var threads: Int
-    /// Sample counts; `nil` means the task's default (see ``SplitSizes/standard``; the
-    /// runner picks a proportional split for small data sets such as breast cancer).
-    public var split: SplitSizes?
+    /// Sample counts as given; a part not given takes the default of the data the task
+    /// splits, which the runner fills in (``SplitRequest/resolved(for:)``).
+    public var split: SplitRequest
     /// A user's CSV file (label in the last column) instead of the built-in data set.
     public var dataFile: String?
 
@@ -92,7 +92,7 @@ public struct RunConfiguration: Equatable, Sendable {
     public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
                 forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian, innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
-                split: SplitSizes? = .standard, dataFile: String? = nil) {
+                split: SplitRequest = .standard, dataFile: String? = nil) {
         self.task = task
         self.estimator = estimator
         self.rank = rank
@@ -147,16 +147,9 @@ public struct RunConfiguration: Equatable, Sendable {
         outerLearningRate = parsed.real("outer-lr") ?? d.outerLearningRate
         seed = UInt64(parsed.integer("seed")!)
         threads = parsed.integer("threads")!
-        let sizes = (parsed.integer("train"), parsed.integer("validation"), parsed.integer("test"))
-        if case let (t?, v?, s?) = sizes {
-            split = SplitSizes(training: t, validation: v, test: s)
-        } else if sizes.0 == nil, sizes.1 == nil, sizes.2 == nil {
-            split = nil
-        } else {
-            let standard = SplitSizes.standard
-            split = SplitSizes(training: sizes.0 ?? standard.training, validation: sizes.1 ?? standard.validation,
-                               test: sizes.2 ?? standard.test)
-        }
+        // The parts not given are left to the data set's defaults (the runner knows the data).
+        split = SplitRequest(training: parsed.integer("train"), validation: parsed.integer("validation"),
+                             test: parsed.integer("test"))
         dataFile = parsed.string("data")
     }
 
@@ -175,9 +168,9 @@ public struct RunConfiguration: Equatable, Sendable {
             ("compression", .string(compression.rawValue)), ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
             ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
             ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
-            ("train", split.map { .integer($0.training) } ?? .null),
-            ("validation", split.map { .integer($0.validation) } ?? .null),
-            ("test", split.map { .integer($0.test) } ?? .null),
+            ("train", split.training.map(JSONValue.integer) ?? .null),
+            ("validation", split.validation.map(JSONValue.integer) ?? .null),
+            ("test", split.test.map(JSONValue.integer) ?? .null),
             ("data", dataFile.map(JSONValue.string) ?? .null),
         ]
         return .object(pairs)

@@ -162,10 +162,10 @@ struct NHGDToolTests {
         #expect(c == RunConfiguration(task: .regularize(pair: DigitPair(first: 3, second: 8)), estimator: .neumann, rank: 7,
                                       damping: 0.25, forgetting: 0.2, sketchColumns: nil, innerSteps: 11, batchSize: 33, outerSteps: 2,
                                       innerLearningRate: 0.3, outerLearningRate: 0.04, seed: 99, threads: 1,
-                                      split: SplitSizes(training: 500, validation: 1000, test: 2000)))
-        // Without sizes, regularize leaves the split to the task.
+                                      split: SplitRequest(training: 500)))
+        // Without sizes, regularize leaves the split to the data set.
         let plain = ToolRun(["regularize", "--outer-steps", "1", "--quiet"])
-        #expect(plain.runner.configurations.first?.split == nil)
+        #expect(plain.runner.configurations.first?.split == SplitRequest())
         #expect(plain.runner.configurations.first?.task == .regularize(pair: nil))
         let json = try plain.finalJSON()
         #expect(json["command"] == .string("regularize"))

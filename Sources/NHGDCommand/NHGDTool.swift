@@ -47,7 +47,26 @@ public struct NHGDTool: Sendable {
     private var parser: ArgumentParser { NHGDCommandLine.parser }
 
     /// Runs the tool on `arguments` (without the program name).
+    ///
+    /// Output that could not be written changes the status: a run that would have succeeded
+    /// but whose standard output failed (a full disk, a closed descriptor, a pipe whose reader
+    /// has gone with SIGPIPE ignored) prints `nhgd: error: cannot write standard output: …` on
+    /// standard error and returns ``ToolExitStatus/failure``, since its results were lost; one
+    /// whose standard error failed returns ``ToolExitStatus/failure`` too (a warning was
+    /// lost). A bad command line keeps ``ToolExitStatus/usage`` and a failed run
+    /// ``ToolExitStatus/failure`` whatever became of their message. The run itself is not cut
+    /// short: `--output` files do not depend on the streams and are still written.
     public func run(_ arguments: [String]) -> ToolExitStatus {
+        let status = runCommand(arguments)
+        guard status == .success else { return status }
+        if let failure = standardOutput.failure {
+            standardError.write("nhgd: error: \(failure)\n")
+            return .failure
+        }
+        return standardError.failure == nil ? .success : .failure
+    }
+
+    private func runCommand(_ arguments: [String]) -> ToolExitStatus {
         let parsed: ParsedArguments
         do {
             parsed = try parser.parse(arguments)

@@ -19,7 +19,7 @@ public enum NHGDCommandLine {
             .real("forgetting", default: d?.forgetting, RealConstraint(lower: 0, lowerInclusive: false, upper: 1),
                   help: "Forgetting factor β of the streamed Fisher (nhgd): F ← (1−β)F + β·(new block)." + taskHelp),
             .integer("sketch-columns", default: d?.sketchColumns, .within(0...1_000_000),
-                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression)." + taskHelp),
+                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression; at most --batch-size, and the default compresses only larger batches)." + taskHelp),
             .string("compression", default: "gaussian", choices: ["gaussian", "sampled"],
                     help: "How --sketch-columns compresses a block: random Gaussian combinations of all its columns (one gemm), or a uniform sample of its columns rescaled (a copy)."),
             .integer("inner-steps", default: d?.innerSteps, .within(1...1_000_000), help: "Inner SGD steps per outer iteration." + taskHelp),

@@ -84,6 +84,16 @@ struct NHGDToolTests {
             (["clean", "extra"], "unexpected argument 'extra'", "usage: nhgd clean [options]"),
             (["--data", "/nonexistent/file.csv"], "cannot read '--data' file '/nonexistent/file.csv': no such file", "usage: nhgd clean [options]"),
             (["--data", "/"], "cannot read '--data' file '/': it is a directory", "usage: nhgd clean [options]"),
+            // More sketch columns than gradients in a block (the hang), in every subcommand.
+            (["regularize", "--sketch-columns", "1000000"],
+             "invalid value '1000000' for '--sketch-columns': expected at most --batch-size 64 (a block of 64 gradients has rank at most 64)",
+             "usage: nhgd regularize [options]"),
+            (["clean", "--batch-size", "16", "--sketch-columns", "17"],
+             "invalid value '17' for '--sketch-columns': expected at most --batch-size 16 (a block of 16 gradients has rank at most 16)",
+             "usage: nhgd clean [options]"),
+            (["compare", "--task", "regularize", "--sketch-columns", "65"],
+             "invalid value '65' for '--sketch-columns': expected at most --batch-size 64 (a block of 64 gradients has rank at most 64)",
+             "usage: nhgd compare [options]"),
         ]
         for (arguments, message, usage) in cases {
             let run = ToolRun(arguments)
@@ -178,7 +188,7 @@ struct NHGDToolTests {
         typealias Defaults = (rank: Int, forgetting: Double, innerSteps: Int, outerSteps: Int, learningRate: Double)
         let cases: [(String, Defaults)] = [("clean", (64, 0.03, 50, 80, 0.5)), ("regularize", (16, 0.1, 50, 30, 0.1))]
         for (task, d) in cases {
-            let run = ToolRun(["compare", "--task", task, "--estimators", "nhgd,cg", "--quiet", "--batch-size", "7"])
+            let run = ToolRun(["compare", "--task", task, "--estimators", "nhgd,cg", "--quiet", "--batch-size", "70"])
             #expect(run.status == ToolExitStatus.success, "\(task): \(run.stderr.text)")
             #expect(run.runner.configurations.count == 2)
             for c in run.runner.configurations {
@@ -187,7 +197,24 @@ struct NHGDToolTests {
                 #expect(c.forgetting == d.forgetting, "\(task)")
                 #expect(c.innerSteps == d.innerSteps && c.outerSteps == d.outerSteps, "\(task)")
                 #expect(c.innerLearningRate == d.learningRate && c.outerLearningRate == d.learningRate, "\(task)")
-                #expect(c.batchSize == 7, "\(task)")
+                #expect(c.batchSize == 70, "\(task)")
+            }
+        }
+    }
+
+    /// The default of 8 sketch columns compresses only batches larger than 8; an explicit
+    /// value up to the batch size is taken as given.
+    @Test func sketchColumnsStayWithinTheBatch() throws {
+        let cases: [([String], Int?)] = [
+            (["--batch-size", "9"], 8), (["--batch-size", "8"], nil), (["--batch-size", "3"], nil),
+            (["--batch-size", "8", "--sketch-columns", "8"], 8), (["--batch-size", "5", "--sketch-columns", "2"], 2),
+            (["--batch-size", "3", "--sketch-columns", "0"], nil),
+        ]
+        for command in [["clean"], ["regularize"], ["compare", "--estimators", "nhgd"]] {
+            for (options, columns) in cases {
+                let run = ToolRun(command + options + ["--outer-steps", "1", "--quiet"])
+                #expect(run.status == .success, "\(command + options): \(run.stderr.text)")
+                #expect(run.runner.configurations.first?.sketchColumns == columns, "\(command + options)")
             }
         }
     }

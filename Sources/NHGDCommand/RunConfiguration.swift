@@ -116,13 +116,27 @@ public struct RunConfiguration: Equatable, Sendable {
     /// The configuration `parsed` describes (a `clean`, `regularize` or `compare` command
     /// line; for `compare`, `estimator` chooses the one to run).
     /// - Throws: ``ArgumentError`` for combinations a single option cannot check: a `--pair`
-    ///   of equal digits; `--sketch-columns` beyond `--batch-size` (see ``sketchColumns``).
+    ///   of equal digits; `--pair` with `--task clean` or with `--data` (it chooses built-in data
+    ///   the task or the file replaces), `--noise` with `--task regularize`; `--sketch-columns`
+    ///   beyond `--batch-size` (see ``sketchColumns``).
     public init(_ parsed: ParsedArguments, estimator: EstimatorName) throws(ArgumentError) {
         let taskName = parsed.command == "compare" ? parsed.string("task")! : parsed.command
+        func conflict(_ option: String, _ other: String, _ reason: String) -> ArgumentError {
+            ArgumentError(.conflictingOptions(option, other, reason: reason), commandPath: parsed.commandPath)
+        }
         switch taskName {
         case "clean":
+            if parsed.isGiven("pair") {
+                throw conflict("--pair", "--task clean", "it chooses the MNIST digits of regularize")
+            }
             task = .clean(noise: parsed.real("noise")!)
         default:
+            if parsed.command == "compare", parsed.isGiven("noise") {
+                throw conflict("--noise", "--task regularize", "it corrupts the labels of clean")
+            }
+            if parsed.isGiven("pair"), parsed.isGiven("data") {
+                throw conflict("--pair", "--data", "the data set is the file")
+            }
             if let pair = parsed.integers("pair") {
                 guard pair[0] != pair[1] else {
                     throw ArgumentError(.invalidValue(option: "--pair", value: pair.map(String.init).joined(separator: ","),

@@ -23,6 +23,9 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
         case unexpectedArgument(String)
         /// A required positional argument is missing.
         case missingArgument(String)
+        /// Two options (or an option and a value of another, `--task clean`) that each parse
+        /// but cannot be used together; `reason` says why, in a few words.
+        case conflictingOptions(String, String, reason: String)
     }
 
     public var kind: Kind
@@ -54,6 +57,8 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
             return "unexpected argument '\(word)'"
         case let .missingArgument(name):
             return "missing argument <\(name)>"
+        case let .conflictingOptions(first, second, reason):
+            return "option '\(first)' cannot be used with '\(second)': \(reason)"
         }
     }
 }

@@ -94,6 +94,17 @@ struct NHGDToolTests {
             (["compare", "--task", "regularize", "--sketch-columns", "65"],
              "invalid value '65' for '--sketch-columns': expected at most --batch-size 64 (a block of 64 gradients has rank at most 64)",
              "usage: nhgd compare [options]"),
+            // Options that choose data the task or the file replaces.
+            (["compare", "--task", "clean", "--pair", "3,8"],
+             "option '--pair' cannot be used with '--task clean': it chooses the MNIST digits of regularize", "usage: nhgd compare [options]"),
+            (["compare", "--pair", "3,8"],
+             "option '--pair' cannot be used with '--task clean': it chooses the MNIST digits of regularize", "usage: nhgd compare [options]"),
+            (["regularize", "--pair", "3,8", "--data", "f.csv"],
+             "option '--pair' cannot be used with '--data': the data set is the file", "usage: nhgd regularize [options]"),
+            (["compare", "--task", "regularize", "--pair", "3,8", "--data", "f.csv"],
+             "option '--pair' cannot be used with '--data': the data set is the file", "usage: nhgd compare [options]"),
+            (["compare", "--task", "regularize", "--noise", "0.2"],
+             "option '--noise' cannot be used with '--task regularize': it corrupts the labels of clean", "usage: nhgd compare [options]"),
         ]
         for (arguments, message, usage) in cases {
             let run = ToolRun(arguments)

@@ -161,6 +161,12 @@ struct ArgumentParserTests {
         #expect(parseError(["--quiet=yes"])?.description == "option '--quiet' is a flag and takes no value")
     }
 
+    /// Raised by tools for combinations the parser cannot see; one line like the others.
+    @Test func conflictingOptionsReadAsOneLine() {
+        let e = ArgumentError(.conflictingOptions("--pair", "--data", reason: "the data set is the file"), commandPath: ["tool", "run"])
+        #expect(e.description == "option '--pair' cannot be used with '--data': the data set is the file")
+    }
+
     @Test func positionalErrors() {
         #expect(parseError(["copy"])?.description == "missing argument <source>")
         #expect(parseError(["copy", "a", "b", "c"])?.description == "unexpected argument 'c'")

@@ -133,15 +133,22 @@ public struct NHGDTool: Sendable {
                     standardError.write("nhgd: error: \(describe(error))\n")
                     return .failure
                 }
-                standardError.write("nhgd: warning: \(configuration.estimator.rawValue) failed: \(describe(error))\n")
                 outcomes.append((configuration.estimator, .failure(error)))
             }
         }
         let seconds = clock() - start
-        guard outcomes.contains(where: { (try? $0.outcome.get()) != nil }) else {
-            standardError.write("nhgd: error: every estimator failed\n")
+        // `compare`: a warning per failed estimator when others succeeded; when none did, the
+        // run failed, and that is one error line naming each estimator's reason.
+        let failures = outcomes.compactMap { entry -> (estimator: String, reason: String)? in
+            guard case let .failure(error) = entry.outcome else { return nil }
+            return (entry.estimator.rawValue, describe(error))
+        }
+        guard failures.count < outcomes.count else {
+            let reasons = failures.map { "\($0.estimator): \($0.reason)" }.joined(separator: "; ")
+            standardError.write("nhgd: error: every estimator failed: \(reasons)\n")
             return .failure
         }
+        for failure in failures { standardError.write("nhgd: warning: \(failure.estimator) failed: \(failure.reason)\n") }
 
         // Summarise.
         let summary: JSONValue

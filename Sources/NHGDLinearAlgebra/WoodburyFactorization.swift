@@ -98,9 +98,12 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     /// `(A + λI)⁻¹ v`, optionally followed by `refinementSteps` steps of iterative refinement
     /// (`r = v − (A+λI)x; x += (A+λI)⁻¹ r`), which restores backward stability when `C` is
     /// ill-conditioned at the price of two more passes over `U` per step.
+    /// - Throws: `invalidArgument` for a negative `refinementSteps` (which would otherwise be
+    ///   taken silently as 0), `dimensionMismatch` / `nonFinite` for a bad `v`.
     /// - Complexity: two passes over `U` (4pk flops, 16pk bytes) plus 2k² for `dpotrs` and
     ///   three length-p passes; memory-bound.
     public func solve(_ v: [Double], refinementSteps: Int = 0) throws -> [Double] {
+        try Self.requireRefinementSteps(refinementSteps)
         try requireLength(v, dimension, "LowRankPlusDiagonal.solve", "right-hand side")
         try requireFinite(v, "LowRankPlusDiagonal.solve", "right-hand side")
         var x = Self.uninitialized(count: dimension)
@@ -117,6 +120,14 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
             }
         }
         return x
+    }
+
+    /// Checks a count of refinement steps: 0 or more.
+    static func requireRefinementSteps(_ steps: Int) throws {
+        guard steps >= 0 else {
+            throw LinearAlgebraError.invalidArgument(
+                operation: "LowRankPlusDiagonal.solve", message: "refinementSteps must be ≥ 0, got \(steps)")
+        }
     }
 
     /// The Woodbury solve proper, with caller-owned output (length p) and scratch (length k).

@@ -22,7 +22,9 @@ public enum ToolExitStatus: Int32, Sendable {
 /// - `--help` prints the help of the chosen command and returns success;
 /// - otherwise a progress line per outer iteration and a summary table go to standard
 ///   output (not with `--quiet`), and the last line is always one JSON object with the
-///   results; `--output DIR` writes trace.csv, trace.json and plot.svg, all or none.
+///   results; `--output DIR` writes trace.csv, trace.json and plot.svg, all or none and
+///   all at once (``OutputDirectory``), and is checked before the run: a location the files
+///   could not be written to is a bad command line.
 public struct NHGDTool: Sendable {
     public var runner: any ExperimentRunner
     public var standardOutput: any TextSink
@@ -110,7 +112,7 @@ public struct NHGDTool: Sendable {
         var output: OutputDirectory?
         if let directory = parsed.string("output") {
             do {
-                output = try OutputDirectory(path: directory)
+                output = try OutputDirectory(path: directory, fileNames: Self.outputFileNames)
             } catch {
                 return usageError("bad '--output': \(error.description)", path: path)
             }
@@ -192,6 +194,9 @@ public struct NHGDTool: Sendable {
         standardOutput.write(summary.serialized() + "\n")
         return .success
     }
+
+    /// What `--output DIR` holds after a run, all three from the same run.
+    public static let outputFileNames = ["trace.csv", "trace.json", "plot.svg"]
 
     /// One line per outer iteration:
     /// `[nhgd] iter  3/30  elapsed 1.23 s  outer loss 0.4123  val acc 91.2%  test acc 90.8%  oracle calls 12345`.

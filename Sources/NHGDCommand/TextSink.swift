@@ -1,4 +1,5 @@
 import Foundation
+import NHGDReporting
 import Synchronization
 
 /// Where the tool writes text: standard output and standard error in the product, a
@@ -65,7 +66,7 @@ public final class StandardStream: TextSink {
             guard failure == nil else { return }
             var text = text
             text.withUTF8 { bytes in
-                if let code = Self.writeAll(bytes, to: descriptor) {
+                if let code = FileSystemCalls.writeAll(bytes, to: descriptor) {
                     failure = TextSinkFailure(stream: name, code: code)
                 }
             }
@@ -73,31 +74,6 @@ public final class StandardStream: TextSink {
     }
 
     public var failure: TextSinkFailure? { state.withLock { $0 } }
-
-    /// Writes every byte, or returns the `errno` of the write that failed.
-    static func writeAll(_ bytes: UnsafeBufferPointer<UInt8>, to descriptor: Int32) -> Int32? {
-        guard var next = UnsafeRawPointer(bytes.baseAddress) else { return nil }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = Foundation.write(descriptor, next, remaining)
-            if written > 0 {
-                next += written
-                remaining -= written
-                continue
-            }
-            let code = written == 0 ? EIO : errno
-            switch code {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&ready, 1, -1)
-            default:
-                return code
-            }
-        }
-        return nil
-    }
 }
 
 /// Text collected in memory (for tests).

@@ -132,6 +132,35 @@ struct NHGDToolTests {
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep")
     }
 
+    /// Locations the files could not be written to were found after the whole run (exit 1); they
+    /// are bad command lines, refused before it, and nothing is touched.
+    @Test func unusableOutputLocationsAreRefusedBeforeTheRun() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/file", contents: Data("keep".utf8))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: "nowhere")
+        try FileManager.default.createDirectory(atPath: dir + "/D/plot.svg/x", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir + "/D/trace.csv", contents: Data("old".utf8))
+        var cases: [(String, String)] = [
+            (dir + "/file/", "output path '\(dir)/file' exists and is not a directory"),
+            (dir + "/dangling", "output path '\(dir)/dangling' is a symbolic link to 'nowhere', which does not exist"),
+            (dir + "/D", "output file '\(dir)/D/plot.svg' exists and is a directory"),
+        ]
+        if FileManager.default.fileExists(atPath: "/proc/self") {
+            cases.append(("/proc/foo", "cannot create files in '/proc': "))
+        }
+        for (path, message) in cases {
+            let run = ToolRun(["regularize", "--outer-steps", "2", "--output", path])
+            #expect(run.status == .usage, "\(path)")
+            #expect(run.stderr.lines.first?.hasPrefix("nhgd: error: bad '--output': " + message) == true, "\(run.stderr.lines)")
+            #expect(run.stderr.lines.count == 3)
+            #expect(run.runner.configurations.isEmpty, "\(path): the run started")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["D", "dangling", "file"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/D").sorted() == ["plot.svg", "trace.csv"])
+        #expect(try String(contentsOfFile: dir + "/D/trace.csv", encoding: .utf8) == "old")
+    }
+
     @Test func cleanPrintsProgressTableAndFinalJSON() throws {
         let run = ToolRun(["clean", "--outer-steps", "4", "--estimator", "cg", "--seed", "7"])
         #expect(run.status == .success)

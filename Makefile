@@ -7,7 +7,7 @@ SWIFT ?= swift
 APT_PACKAGES := liblapacke-dev libopenblas-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release test demo bench fuzz clean
 
 all: build
 
@@ -43,6 +43,13 @@ demo: deps
 bench: deps
 	$(SWIFT) build -c release --product nhgd-bench
 	$(SWIFT) run -c release --skip-build nhgd-bench --quick
+
+# libFuzzer targets (Fuzz/Targets/*.swift) against modules built with -sanitize=fuzzer,address
+# in .build/fuzz, each run for FUZZ_SECONDS (default 60) with its seeds in Fuzz/corpus/<target>;
+# prints the executions per target. See Fuzz/fuzz.sh and Docs/reliability.md.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Fuzz/fuzz.sh
 
 clean:
 	rm -rf .build

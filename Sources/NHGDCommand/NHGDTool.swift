@@ -183,7 +183,7 @@ public struct NHGDTool: Sendable {
                 try output.stage("plot.svg", TraceReport.plot(trace, title: title).render())
                 try output.commit()
             } catch {
-                standardError.write("nhgd: error: \(error.description)\n")
+                standardError.write("nhgd: error: \(error.description.escapingControlCharacters)\n")
                 return .failure
             }
         }
@@ -212,13 +212,15 @@ public struct NHGDTool: Sendable {
         return parts.joined(separator: "  ")
     }
 
+    /// The message is one line whatever it quotes (a path or value with a newline is escaped).
     private func usageError(_ message: String, path: [String]) -> ToolExitStatus {
-        standardError.write("nhgd: error: \(message)\n\(parser.usage(for: path))\nSee '\(path.joined(separator: " ")) --help'.\n")
+        standardError.write("nhgd: error: \(message.escapingControlCharacters)\n\(parser.usage(for: path))\nSee '\(path.joined(separator: " ")) --help'.\n")
         return .usage
     }
 
+    /// An error on one line: its lines joined by spaces, other control characters escaped.
     private func describe(_ error: any Error) -> String {
         let text = String(describing: error)
-        return text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " ")
+        return text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " ").escapingControlCharacters
     }
 }

@@ -37,7 +37,12 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
         self.commandPath = commandPath
     }
 
-    public var description: String {
+    /// One line: what the user typed is quoted with its control characters escaped
+    /// (``Swift/String/escapingControlCharacters``), so an argument holding a newline cannot
+    /// break the message in two.
+    public var description: String { rawDescription.escapingControlCharacters }
+
+    private var rawDescription: String {
         switch kind {
         case let .unknownOption(name, suggestion):
             let base = "unknown option '\(name)' for '\(commandPath.joined(separator: " "))'"

@@ -119,6 +119,20 @@ struct NHGDToolTests {
         }
     }
 
+    /// A value or path with a newline or a terminal control is escaped: the error stays one
+    /// line (the fuzz target's first finding, in the parser's messages and the tool's own).
+    @Test func errorsQuotingControlCharactersStayOneLine() {
+        for arguments in [["c\nlean"], ["--rank", "1\n2"], ["--data", "/nonexistent/a\nb.csv"], ["--output", "/proc/x\ny"],
+                          ["regularize", "--data", "/nonexistent/\u{1b}[31m.csv"]] {
+            let run = ToolRun(arguments)
+            #expect(run.status == .usage, "\(arguments)")
+            #expect(run.stderr.lines.count == 3, "\(arguments): \(run.stderr.lines)")
+            #expect(!run.stderr.text.contains("\u{1b}"), "\(arguments)")
+        }
+        #expect(ToolRun(["--data", "/nonexistent/a\nb.csv"]).stderr.lines.first
+            == #"nhgd: error: cannot read '--data' file '/nonexistent/a\nb.csv': no such file"#)
+    }
+
     @Test func badOutputPathIsAUsageErrorAndWritesNothing() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -41,17 +41,26 @@ public struct RunOutcome: Equatable, Sendable {
 public protocol ExperimentRunner: Sendable {
     /// Runs `configuration`, calling `progress` on the calling thread after every outer
     /// iteration with that iteration's record (cumulative time and oracle calls).
-    /// - Throws: ``UnusableInputError`` for a file the user named that cannot be used (the
-    ///   tool treats it as a bad command line: one line, the usage, status 2); any other
-    ///   error is printed on one line, no files are written, and the tool exits with status 1.
+    /// - Throws: a ``RunnerUsageError`` for what the command line asked that the runner finds
+    ///   impossible before it starts optimising: a file the user named that cannot be used
+    ///   (``UnusableInputError``), a split that does not fit the data (``SplitSizeError``). The
+    ///   tool treats it as a bad command line: one line, the usage, status 2. Any other error
+    ///   is printed on one line, no files are written, and the tool exits with status 1.
     func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome
 }
 
+/// Something wrong with the command line that only the runner can see, because it depends on
+/// the data (a `--data` file that does not parse, a split larger than the data set). The tool
+/// reports it like any other bad command line: its ``description`` on one line, then the
+/// usage, status 2, nothing on standard output and no files. A runner throws it before the
+/// first outer iteration, so the check costs no optimisation.
+public protocol RunnerUsageError: Error, CustomStringConvertible {}
+
 /// A file named on the command line (`--data`) that cannot be used: unreadable, malformed, or
-/// unsuited to the task (too few samples for the split, not two classes for `regularize`).
-/// Whether a CSV parses is only known once it is read, so a runner finds this out, and the
-/// tool reports it like any other bad command line.
-public struct UnusableInputError: Error, Equatable, CustomStringConvertible {
+/// unsuited to the task (not two classes for `regularize`; a split it cannot hold is a
+/// ``SplitSizeError``). Whether a CSV parses is only known once it is read, so a runner finds
+/// this out, and the tool reports it like any other bad command line.
+public struct UnusableInputError: RunnerUsageError, Equatable {
     /// The option that named the file, with its dashes (`--data`).
     public var option: String
     public var path: String

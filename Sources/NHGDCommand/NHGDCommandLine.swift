@@ -11,7 +11,7 @@ public enum NHGDCommandLine {
     static func commonOptions(splitDefaults: Bool, _ d: TaskDefaults?) -> [OptionDeclaration] {
         let standard = SplitSizes.standard
         let splitHelp = splitDefaults ? ""
-            : " Default: 2000/1000/2000 for clean; for regularize 300/300/400 of an MNIST pair, thirds of breast cancer or of --data."
+            : " Default: 2000/1000/2000 for clean; for regularize 300/300/400 of an MNIST pair, thirds of breast cancer or of --data; a size not given takes its default."
         let taskHelp = d == nil ? " Default: that of --task." : ""
         return [
             .integer("rank", default: d?.rank, .within(1...4096), help: "Rank of the Fisher sketch (nhgd)." + taskHelp),
@@ -19,7 +19,7 @@ public enum NHGDCommandLine {
             .real("forgetting", default: d?.forgetting, RealConstraint(lower: 0, lowerInclusive: false, upper: 1),
                   help: "Forgetting factor β of the streamed Fisher (nhgd): F ← (1−β)F + β·(new block)." + taskHelp),
             .integer("sketch-columns", default: d?.sketchColumns, .within(0...1_000_000),
-                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression)." + taskHelp),
+                     help: "Compress each gradient block to this many columns before the sketch ingests it, without bias (nhgd; 0: no compression; at most --batch-size, and the default compresses only larger batches)." + taskHelp),
             .string("compression", default: "gaussian", choices: ["gaussian", "sampled"],
                     help: "How --sketch-columns compresses a block: random Gaussian combinations of all its columns (one gemm), or a uniform sample of its columns rescaled (a copy)."),
             .integer("sketch-every", default: d?.sketchInterval, .within(1...1_000_000),

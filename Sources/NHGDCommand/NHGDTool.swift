@@ -16,12 +16,15 @@ public enum ToolExitStatus: Int32, Sendable {
 ///
 /// Behaviour:
 /// - a bad command line prints one line saying what is wrong and then the usage line to
-///   standard error, writes nothing, and returns ``ToolExitStatus/usage``; so does a `--data`
-///   file that the runner cannot use (``UnusableInputError``);
+///   standard error, writes nothing, and returns ``ToolExitStatus/usage``; so does what only
+///   the runner can check (``RunnerUsageError``: a `--data` file it cannot use, a split that
+///   does not fit the data);
 /// - `--help` prints the help of the chosen command and returns success;
 /// - otherwise a progress line per outer iteration and a summary table go to standard
 ///   output (not with `--quiet`), and the last line is always one JSON object with the
-///   results; `--output DIR` writes trace.csv, trace.json and plot.svg, all or none.
+///   results; `--output DIR` writes trace.csv, trace.json and plot.svg, all or none and
+///   all at once (``OutputDirectory``), and is checked before the run: a location the files
+///   could not be written to is a bad command line.
 public struct NHGDTool: Sendable {
     public var runner: any ExperimentRunner
     public var standardOutput: any TextSink
@@ -46,7 +49,26 @@ public struct NHGDTool: Sendable {
     private var parser: ArgumentParser { NHGDCommandLine.parser }
 
     /// Runs the tool on `arguments` (without the program name).
+    ///
+    /// Output that could not be written changes the status: a run that would have succeeded
+    /// but whose standard output failed (a full disk, a closed descriptor, a pipe whose reader
+    /// has gone with SIGPIPE ignored) prints `nhgd: error: cannot write standard output: …` on
+    /// standard error and returns ``ToolExitStatus/failure``, since its results were lost; one
+    /// whose standard error failed returns ``ToolExitStatus/failure`` too (a warning was
+    /// lost). A bad command line keeps ``ToolExitStatus/usage`` and a failed run
+    /// ``ToolExitStatus/failure`` whatever became of their message. The run itself is not cut
+    /// short: `--output` files do not depend on the streams and are still written.
     public func run(_ arguments: [String]) -> ToolExitStatus {
+        let status = runCommand(arguments)
+        guard status == .success else { return status }
+        if let failure = standardOutput.failure {
+            standardError.write("nhgd: error: \(failure)\n")
+            return .failure
+        }
+        return standardError.failure == nil ? .success : .failure
+    }
+
+    private func runCommand(_ arguments: [String]) -> ToolExitStatus {
         let parsed: ParsedArguments
         do {
             parsed = try parser.parse(arguments)
@@ -90,7 +112,7 @@ public struct NHGDTool: Sendable {
         var output: OutputDirectory?
         if let directory = parsed.string("output") {
             do {
-                output = try OutputDirectory(path: directory)
+                output = try OutputDirectory(path: directory, fileNames: Self.outputFileNames)
             } catch {
                 return usageError("bad '--output': \(error.description)", path: path)
             }
@@ -106,22 +128,29 @@ public struct NHGDTool: Sendable {
                     if !quiet { standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n") }
                 }
                 outcomes.append((configuration.estimator, .success(outcome)))
-            } catch let error as UnusableInputError {
+            } catch let error as any RunnerUsageError {
                 return usageError(error.description, path: path)
             } catch {
                 if configurations.count == 1 {
                     standardError.write("nhgd: error: \(describe(error))\n")
                     return .failure
                 }
-                standardError.write("nhgd: warning: \(configuration.estimator.rawValue) failed: \(describe(error))\n")
                 outcomes.append((configuration.estimator, .failure(error)))
             }
         }
         let seconds = clock() - start
-        guard outcomes.contains(where: { (try? $0.outcome.get()) != nil }) else {
-            standardError.write("nhgd: error: every estimator failed\n")
+        // `compare`: a warning per failed estimator when others succeeded; when none did, the
+        // run failed, and that is one error line naming each estimator's reason.
+        let failures = outcomes.compactMap { entry -> (estimator: String, reason: String)? in
+            guard case let .failure(error) = entry.outcome else { return nil }
+            return (entry.estimator.rawValue, describe(error))
+        }
+        guard failures.count < outcomes.count else {
+            let reasons = failures.map { "\($0.estimator): \($0.reason)" }.joined(separator: "; ")
+            standardError.write("nhgd: error: every estimator failed: \(reasons)\n")
             return .failure
         }
+        for failure in failures { standardError.write("nhgd: warning: \(failure.estimator) failed: \(failure.reason)\n") }
 
         // Summarise.
         let summary: JSONValue
@@ -154,7 +183,7 @@ public struct NHGDTool: Sendable {
                 try output.stage("plot.svg", TraceReport.plot(trace, title: title).render())
                 try output.commit()
             } catch {
-                standardError.write("nhgd: error: \(error.description)\n")
+                standardError.write("nhgd: error: \(error.description.escapingControlCharacters)\n")
                 return .failure
             }
         }
@@ -165,6 +194,9 @@ public struct NHGDTool: Sendable {
         standardOutput.write(summary.serialized() + "\n")
         return .success
     }
+
+    /// What `--output DIR` holds after a run, all three from the same run.
+    public static let outputFileNames = ["trace.csv", "trace.json", "plot.svg"]
 
     /// One line per outer iteration:
     /// `[nhgd] iter  3/30  elapsed 1.23 s  outer loss 0.4123  val acc 91.2%  test acc 90.8%  oracle calls 12345`.
@@ -180,13 +212,15 @@ public struct NHGDTool: Sendable {
         return parts.joined(separator: "  ")
     }
 
+    /// The message is one line whatever it quotes (a path or value with a newline is escaped).
     private func usageError(_ message: String, path: [String]) -> ToolExitStatus {
-        standardError.write("nhgd: error: \(message)\n\(parser.usage(for: path))\nSee '\(path.joined(separator: " ")) --help'.\n")
+        standardError.write("nhgd: error: \(message.escapingControlCharacters)\n\(parser.usage(for: path))\nSee '\(path.joined(separator: " ")) --help'.\n")
         return .usage
     }
 
+    /// An error on one line: its lines joined by spaces, other control characters escaped.
     private func describe(_ error: any Error) -> String {
         let text = String(describing: error)
-        return text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " ")
+        return text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " ").escapingControlCharacters
     }
 }

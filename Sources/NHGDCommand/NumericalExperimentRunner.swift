@@ -52,13 +52,14 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     func makeCleaningExperiment(_ c: RunConfiguration, noise: Double, using rng: inout Xoshiro256StarStar) throws
         -> CleaningExperiment<LinearModel<SoftmaxCrossEntropy>> {
-        let split = c.split ?? .standard
         if let path = c.dataFile {
             return try withUserData(path) { data in
-                try .standardized(data, trainCount: split.training, validationCount: split.validation,
-                                  testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
+                let split = try c.split.resolved(for: .file(path, sampleCount: data.sampleCount, task: c.task))
+                return try .standardized(data, trainCount: split.training, validationCount: split.validation,
+                                         testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
             }
         }
+        let split = try c.split.resolved(for: .mnist5k)
         return try .mnist(trainCount: split.training, validationCount: split.validation, testCount: split.test,
                           corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
     }
@@ -70,26 +71,20 @@ public struct NumericalExperimentRunner: ExperimentRunner {
                 guard data.classCount == 2 else {
                     throw DataError.file(path: path, reason: "regularize needs two classes (labels 0 and 1), found \(data.classCount)")
                 }
-                let split = c.split ?? Self.proportionalSplit(data.sampleCount)
+                let split = try c.split.resolved(for: .file(path, sampleCount: data.sampleCount, task: c.task))
                 return try LogisticRegression.standardized(data, trainCount: split.training, validationCount: split.validation,
                                                            testCount: split.test, using: &rng)
             }
         }
         if let pair {
-            let split = c.split ?? SplitSizes(training: 300, validation: 300, test: 400)
+            let split = try c.split.resolved(for: .mnistPair(pair))
             return try LogisticRegression.mnistPair(positive: pair.second, negative: pair.first,
                                                     trainCount: split.training, validationCount: split.validation,
                                                     testCount: split.test, using: &rng)
         }
-        let split = c.split ?? Self.proportionalSplit(569)
+        let split = try c.split.resolved(for: .breastCancer)
         return try LogisticRegression.breastCancer(trainCount: split.training, validationCount: split.validation,
                                                    testCount: split.test, using: &rng)
-    }
-
-    /// A third each for training, validation and test.
-    static func proportionalSplit(_ n: Int) -> SplitSizes {
-        let third = n / 3
-        return SplitSizes(training: third, validation: third, test: n - 2 * third)
     }
 
     // MARK: Tasks
@@ -174,7 +169,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
             return try run(natural())
         case .nhgdPCG:
             return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize,
-                                                                      method: c.pcgMethod))
+                                                              method: c.pcgMethod))
         case .cg:
             return try run(ConjugateGradientHypergradient<P>(iterations: budget))
         case .neumann:

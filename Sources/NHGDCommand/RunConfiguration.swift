@@ -68,7 +68,9 @@ public struct RunConfiguration: Equatable, Sendable {
     /// Forgetting factor β ∈ [0, 1] of the streamed Fisher (NHGD).
     public var forgetting: Double
     /// Columns an unbiased Gaussian compression reduces each gradient block to before the
-    /// sketch ingests it (NHGD); `nil`: no compression.
+    /// sketch ingests it (NHGD); `nil`: no compression. From the command line it is at most
+    /// ``batchSize`` (a larger value is a usage error), and the task's default applies only
+    /// to batches larger than it.
     public var sketchColumns: Int?
     /// How blocks are compressed to ``sketchColumns`` columns.
     public var compression: SketchCompression
@@ -95,9 +97,9 @@ public struct RunConfiguration: Equatable, Sendable {
     public var seed: UInt64
     /// BLAS / worker threads.
     public var threads: Int
-    /// Sample counts; `nil` means the task's default (see ``SplitSizes/standard``; the
-    /// runner picks a proportional split for small data sets such as breast cancer).
-    public var split: SplitSizes?
+    /// Sample counts as given; a part not given takes the default of the data the task
+    /// splits, which the runner fills in (``SplitRequest/resolved(for:)``).
+    public var split: SplitRequest
     /// A user's CSV file (label in the last column) instead of the built-in data set.
     public var dataFile: String?
 
@@ -109,7 +111,7 @@ public struct RunConfiguration: Equatable, Sendable {
                 nystromRank: Int = 5, nystromShift: Double = 0.1,
                 innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
-                split: SplitSizes? = .standard, dataFile: String? = nil) {
+                split: SplitRequest = .standard, dataFile: String? = nil) {
         self.task = task
         self.estimator = estimator
         self.rank = rank
@@ -137,14 +139,28 @@ public struct RunConfiguration: Equatable, Sendable {
 
     /// The configuration `parsed` describes (a `clean`, `regularize` or `compare` command
     /// line; for `compare`, `estimator` chooses the one to run).
-    /// - Throws: ``ArgumentError`` for combinations a single option cannot check
-    ///   (a `--pair` of equal digits).
+    /// - Throws: ``ArgumentError`` for combinations a single option cannot check: a `--pair`
+    ///   of equal digits; `--pair` with `--task clean` or with `--data` (it chooses built-in data
+    ///   the task or the file replaces), `--noise` with `--task regularize`; `--sketch-columns`
+    ///   beyond `--batch-size` (see ``sketchColumns``).
     public init(_ parsed: ParsedArguments, estimator: EstimatorName) throws(ArgumentError) {
         let taskName = parsed.command == "compare" ? parsed.string("task")! : parsed.command
+        func conflict(_ option: String, _ other: String, _ reason: String) -> ArgumentError {
+            ArgumentError(.conflictingOptions(option, other, reason: reason), commandPath: parsed.commandPath)
+        }
         switch taskName {
         case "clean":
+            if parsed.isGiven("pair") {
+                throw conflict("--pair", "--task clean", "it chooses the MNIST digits of regularize")
+            }
             task = .clean(noise: parsed.real("noise")!)
         default:
+            if parsed.command == "compare", parsed.isGiven("noise") {
+                throw conflict("--noise", "--task regularize", "it corrupts the labels of clean")
+            }
+            if parsed.isGiven("pair"), parsed.isGiven("data") {
+                throw conflict("--pair", "--data", "the data set is the file")
+            }
             if let pair = parsed.integers("pair") {
                 guard pair[0] != pair[1] else {
                     throw ArgumentError(.invalidValue(option: "--pair", value: pair.map(String.init).joined(separator: ","),
@@ -161,9 +177,6 @@ public struct RunConfiguration: Equatable, Sendable {
         rank = parsed.integer("rank") ?? d.rank
         damping = parsed.real("damping") ?? d.damping
         forgetting = parsed.real("forgetting") ?? d.forgetting
-        let columns = parsed.integer("sketch-columns") ?? d.sketchColumns
-        sketchColumns = columns > 0 ? columns : nil
-        compression = parsed.string("compression") == "sampled" ? .sampled : .gaussian
         sketchInterval = parsed.integer("sketch-every") ?? d.sketchInterval
         fisher = FisherLabels(rawValue: parsed.string("fisher")!)!
         pcgSteps = parsed.integer("pcg-steps") ?? d.pcgSteps
@@ -175,21 +188,29 @@ public struct RunConfiguration: Equatable, Sendable {
         nystromShift = parsed.real("nystrom-shift") ?? d.nystromShift
         innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
         batchSize = parsed.integer("batch-size") ?? d.batchSize
+        // A block of b per-sample gradients has rank at most b: s > b Gaussian combinations of
+        // its columns span no more than the block, and s > b columns cannot be sampled from it,
+        // so more columns than the batch only cost time and memory (the 1,000,000
+        // columns took 39 s and 526 MB per outer iteration on a 31-dimensional problem).
+        if parsed.isGiven("sketch-columns"), let columns = parsed.integer("sketch-columns"), columns > batchSize {
+            throw ArgumentError(.invalidValue(option: "--sketch-columns", value: String(columns),
+                                              expected: "at most --batch-size \(batchSize) (a block of \(batchSize) gradients has rank at most \(batchSize))"),
+                                commandPath: parsed.commandPath)
+        }
+        // The task's default compresses only blocks larger than itself; a smaller batch goes
+        // to the sketch whole (the user did not ask for the columns, so it is not an error).
+        let columns = parsed.isGiven("sketch-columns") ? parsed.integer("sketch-columns")!
+            : (d.sketchColumns < batchSize ? d.sketchColumns : 0)
+        sketchColumns = columns > 0 ? columns : nil
+        compression = parsed.string("compression") == "sampled" ? .sampled : .gaussian
         outerSteps = parsed.integer("outer-steps") ?? d.outerSteps
         innerLearningRate = parsed.real("inner-lr") ?? d.innerLearningRate
         outerLearningRate = parsed.real("outer-lr") ?? d.outerLearningRate
         seed = UInt64(parsed.integer("seed")!)
         threads = parsed.integer("threads")!
-        let sizes = (parsed.integer("train"), parsed.integer("validation"), parsed.integer("test"))
-        if case let (t?, v?, s?) = sizes {
-            split = SplitSizes(training: t, validation: v, test: s)
-        } else if sizes.0 == nil, sizes.1 == nil, sizes.2 == nil {
-            split = nil
-        } else {
-            let standard = SplitSizes.standard
-            split = SplitSizes(training: sizes.0 ?? standard.training, validation: sizes.1 ?? standard.validation,
-                               test: sizes.2 ?? standard.test)
-        }
+        // The parts not given are left to the data set's defaults (the runner knows the data).
+        split = SplitRequest(training: parsed.integer("train"), validation: parsed.integer("validation"),
+                             test: parsed.integer("test"))
         dataFile = parsed.string("data")
     }
 
@@ -224,9 +245,9 @@ public struct RunConfiguration: Equatable, Sendable {
             ("inner_steps", .integer(innerSteps)), ("batch_size", .integer(batchSize)),
             ("outer_steps", .integer(outerSteps)), ("inner_lr", .number(innerLearningRate)),
             ("outer_lr", .number(outerLearningRate)), ("seed", .integer(Int(seed))), ("threads", .integer(threads)),
-            ("train", split.map { .integer($0.training) } ?? .null),
-            ("validation", split.map { .integer($0.validation) } ?? .null),
-            ("test", split.map { .integer($0.test) } ?? .null),
+            ("train", split.training.map(JSONValue.integer) ?? .null),
+            ("validation", split.validation.map(JSONValue.integer) ?? .null),
+            ("test", split.test.map(JSONValue.integer) ?? .null),
             ("data", dataFile.map(JSONValue.string) ?? .null),
         ]
         return .object(pairs)

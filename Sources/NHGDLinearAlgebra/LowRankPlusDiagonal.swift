@@ -110,15 +110,13 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
     }
 
     /// `(A + λI)⁻¹ v` by Woodbury, reusing the cached factorisation when λ is unchanged.
-    /// - Parameter refinementSteps: steps of iterative refinement (0 or 1 is typical).
+    /// - Parameter refinementSteps: steps of iterative refinement (0 or 1 is typical); a
+    ///   negative count is `invalidArgument`, checked before the factorisation is built or cached.
     /// - Complexity: first call for a λ: p·k² + k³/3 flops; every call: two passes over `U`.
     public mutating func solve(_ v: [Double], damping: Double = 0, refinementSteps: Int = 0) throws -> [Double] {
+        try WoodburyFactorization.requireRefinementSteps(refinementSteps)
         try requireLength(v, dimension, "LowRankPlusDiagonal.solve", "right-hand side")
         try requireFinite(v, "LowRankPlusDiagonal.solve", "right-hand side")
-        guard refinementSteps >= 0 else {
-            throw LinearAlgebraError.invalidArgument(operation: "LowRankPlusDiagonal.solve",
-                                                     message: "refinementSteps must be ≥ 0, got \(refinementSteps)")
-        }
         return try factorization(damping: damping).solve(v, refinementSteps: refinementSteps)
     }
 

@@ -186,12 +186,9 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     /// - Complexity: two passes over M (4pm flops, 16pm bytes) plus 2m² for `dpotrs` and
     ///   three length-p passes; memory-bound.
     public func solve(_ v: [Double], refinementSteps: Int = 0) throws -> [Double] {
+        try Self.requireRefinementSteps(refinementSteps)
         try requireLength(v, dimension, "LowRankPlusDiagonal.solve", "right-hand side")
         try requireFinite(v, "LowRankPlusDiagonal.solve", "right-hand side")
-        guard refinementSteps >= 0 else {
-            throw LinearAlgebraError.invalidArgument(operation: "LowRankPlusDiagonal.solve",
-                                                     message: "refinementSteps must be ≥ 0, got \(refinementSteps)")
-        }
         var x = Self.uninitialized(count: dimension)
         var t = [Double](repeating: 0, count: rank)
         try solveUnchecked(v, into: &x, scratch: &t)
@@ -200,12 +197,21 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
             var dx = [Double](repeating: 0, count: dimension)
             for _ in 0..<refinementSteps {
                 try apply(x, into: &r)
-                for i in 0..<dimension { r[i] = v[i] - r[i] }
+                BLAS.scale(&r, by: -1)
+                BLAS.axpy(1, v, &r)                      // r = v − A x
                 try solveUnchecked(r, into: &dx, scratch: &t)
                 BLAS.axpy(1, dx, &x)
             }
         }
         return x
+    }
+
+    /// Checks a count of refinement steps: 0 or more.
+    static func requireRefinementSteps(_ steps: Int) throws {
+        guard steps >= 0 else {
+            throw LinearAlgebraError.invalidArgument(
+                operation: "LowRankPlusDiagonal.solve", message: "refinementSteps must be ≥ 0, got \(steps)")
+        }
     }
 
     /// The Woodbury solve proper, with caller-owned output (length p) and scratch (length m).

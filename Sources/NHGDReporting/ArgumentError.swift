@@ -23,6 +23,9 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
         case unexpectedArgument(String)
         /// A required positional argument is missing.
         case missingArgument(String)
+        /// Two options (or an option and a value of another, `--task clean`) that each parse
+        /// but cannot be used together; `reason` says why, in a few words.
+        case conflictingOptions(String, String, reason: String)
     }
 
     public var kind: Kind
@@ -34,7 +37,12 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
         self.commandPath = commandPath
     }
 
-    public var description: String {
+    /// One line: what the user typed is quoted with its control characters escaped
+    /// (``Swift/String/escapingControlCharacters``), so an argument holding a newline cannot
+    /// break the message in two.
+    public var description: String { rawDescription.escapingControlCharacters }
+
+    private var rawDescription: String {
         switch kind {
         case let .unknownOption(name, suggestion):
             let base = "unknown option '\(name)' for '\(commandPath.joined(separator: " "))'"
@@ -54,6 +62,8 @@ public struct ArgumentError: Error, Equatable, Sendable, CustomStringConvertible
             return "unexpected argument '\(word)'"
         case let .missingArgument(name):
             return "missing argument <\(name)>"
+        case let .conflictingOptions(first, second, reason):
+            return "option '\(first)' cannot be used with '\(second)': \(reason)"
         }
     }
 }

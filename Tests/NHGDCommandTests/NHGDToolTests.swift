@@ -84,6 +84,27 @@ struct NHGDToolTests {
             (["clean", "extra"], "unexpected argument 'extra'", "usage: nhgd clean [options]"),
             (["--data", "/nonexistent/file.csv"], "cannot read '--data' file '/nonexistent/file.csv': no such file", "usage: nhgd clean [options]"),
             (["--data", "/"], "cannot read '--data' file '/': it is a directory", "usage: nhgd clean [options]"),
+            // More sketch columns than gradients in a block (the issue's hang), in every subcommand.
+            (["regularize", "--sketch-columns", "1000000"],
+             "invalid value '1000000' for '--sketch-columns': expected at most --batch-size 64 (a block of 64 gradients has rank at most 64)",
+             "usage: nhgd regularize [options]"),
+            (["clean", "--batch-size", "16", "--sketch-columns", "17"],
+             "invalid value '17' for '--sketch-columns': expected at most --batch-size 16 (a block of 16 gradients has rank at most 16)",
+             "usage: nhgd clean [options]"),
+            (["compare", "--task", "regularize", "--sketch-columns", "65"],
+             "invalid value '65' for '--sketch-columns': expected at most --batch-size 64 (a block of 64 gradients has rank at most 64)",
+             "usage: nhgd compare [options]"),
+            // Options that choose data the task or the file replaces.
+            (["compare", "--task", "clean", "--pair", "3,8"],
+             "option '--pair' cannot be used with '--task clean': it chooses the MNIST digits of regularize", "usage: nhgd compare [options]"),
+            (["compare", "--pair", "3,8"],
+             "option '--pair' cannot be used with '--task clean': it chooses the MNIST digits of regularize", "usage: nhgd compare [options]"),
+            (["regularize", "--pair", "3,8", "--data", "f.csv"],
+             "option '--pair' cannot be used with '--data': the data set is the file", "usage: nhgd regularize [options]"),
+            (["compare", "--task", "regularize", "--pair", "3,8", "--data", "f.csv"],
+             "option '--pair' cannot be used with '--data': the data set is the file", "usage: nhgd compare [options]"),
+            (["compare", "--task", "regularize", "--noise", "0.2"],
+             "option '--noise' cannot be used with '--task regularize': it corrupts the labels of clean", "usage: nhgd compare [options]"),
         ]
         for (arguments, message, usage) in cases {
             let run = ToolRun(arguments)
@@ -98,6 +119,20 @@ struct NHGDToolTests {
         }
     }
 
+    /// A value or path with a newline or a terminal control is escaped: the error stays one
+    /// line (the fuzz target's first finding, in the parser's messages and the tool's own).
+    @Test func errorsQuotingControlCharactersStayOneLine() {
+        for arguments in [["c\nlean"], ["--rank", "1\n2"], ["--data", "/nonexistent/a\nb.csv"], ["--output", "/proc/x\ny"],
+                          ["regularize", "--data", "/nonexistent/\u{1b}[31m.csv"]] {
+            let run = ToolRun(arguments)
+            #expect(run.status == .usage, "\(arguments)")
+            #expect(run.stderr.lines.count == 3, "\(arguments): \(run.stderr.lines)")
+            #expect(!run.stderr.text.contains("\u{1b}"), "\(arguments)")
+        }
+        #expect(ToolRun(["--data", "/nonexistent/a\nb.csv"]).stderr.lines.first
+            == #"nhgd: error: cannot read '--data' file '/nonexistent/a\nb.csv': no such file"#)
+    }
+
     @Test func badOutputPathIsAUsageErrorAndWritesNothing() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -109,6 +144,35 @@ struct NHGDToolTests {
         #expect(run.runner.configurations.isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["occupied"])
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "keep")
+    }
+
+    /// Locations the files could not be written to were found after the whole run (exit 1); they
+    /// are bad command lines, refused before it, and nothing is touched.
+    @Test func unusableOutputLocationsAreRefusedBeforeTheRun() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/file", contents: Data("keep".utf8))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: "nowhere")
+        try FileManager.default.createDirectory(atPath: dir + "/D/plot.svg/x", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: dir + "/D/trace.csv", contents: Data("old".utf8))
+        var cases: [(String, String)] = [
+            (dir + "/file/", "output path '\(dir)/file' exists and is not a directory"),
+            (dir + "/dangling", "output path '\(dir)/dangling' is a symbolic link to 'nowhere', which does not exist"),
+            (dir + "/D", "output file '\(dir)/D/plot.svg' exists and is a directory"),
+        ]
+        if FileManager.default.fileExists(atPath: "/proc/self") {
+            cases.append(("/proc/foo", "cannot create files in '/proc': "))
+        }
+        for (path, message) in cases {
+            let run = ToolRun(["regularize", "--outer-steps", "2", "--output", path])
+            #expect(run.status == .usage, "\(path)")
+            #expect(run.stderr.lines.first?.hasPrefix("nhgd: error: bad '--output': " + message) == true, "\(run.stderr.lines)")
+            #expect(run.stderr.lines.count == 3)
+            #expect(run.runner.configurations.isEmpty, "\(path): the run started")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["D", "dangling", "file"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/D").sorted() == ["plot.svg", "trace.csv"])
+        #expect(try String(contentsOfFile: dir + "/D/trace.csv", encoding: .utf8) == "old")
     }
 
     @Test func cleanPrintsProgressTableAndFinalJSON() throws {
@@ -162,10 +226,10 @@ struct NHGDToolTests {
         #expect(c == RunConfiguration(task: .regularize(pair: DigitPair(first: 3, second: 8)), estimator: .neumann, rank: 7,
                                       damping: 0.25, forgetting: 0.2, sketchColumns: nil, innerSteps: 11, batchSize: 33, outerSteps: 2,
                                       innerLearningRate: 0.3, outerLearningRate: 0.04, seed: 99, threads: 1,
-                                      split: SplitSizes(training: 500, validation: 1000, test: 2000)))
-        // Without sizes, regularize leaves the split to the task.
+                                      split: SplitRequest(training: 500)))
+        // Without sizes, regularize leaves the split to the data set.
         let plain = ToolRun(["regularize", "--outer-steps", "1", "--quiet"])
-        #expect(plain.runner.configurations.first?.split == nil)
+        #expect(plain.runner.configurations.first?.split == SplitRequest())
         #expect(plain.runner.configurations.first?.task == .regularize(pair: nil))
         let json = try plain.finalJSON()
         #expect(json["command"] == .string("regularize"))
@@ -178,7 +242,7 @@ struct NHGDToolTests {
         typealias Defaults = (rank: Int, forgetting: Double, innerSteps: Int, outerSteps: Int, learningRate: Double)
         let cases: [(String, Defaults)] = [("clean", (64, 0.03, 50, 80, 0.5)), ("regularize", (16, 0.1, 50, 30, 0.1))]
         for (task, d) in cases {
-            let run = ToolRun(["compare", "--task", task, "--estimators", "nhgd,cg", "--quiet", "--batch-size", "7"])
+            let run = ToolRun(["compare", "--task", task, "--estimators", "nhgd,cg", "--quiet", "--batch-size", "70"])
             #expect(run.status == ToolExitStatus.success, "\(task): \(run.stderr.text)")
             #expect(run.runner.configurations.count == 2)
             for c in run.runner.configurations {
@@ -187,7 +251,24 @@ struct NHGDToolTests {
                 #expect(c.forgetting == d.forgetting, "\(task)")
                 #expect(c.innerSteps == d.innerSteps && c.outerSteps == d.outerSteps, "\(task)")
                 #expect(c.innerLearningRate == d.learningRate && c.outerLearningRate == d.learningRate, "\(task)")
-                #expect(c.batchSize == 7, "\(task)")
+                #expect(c.batchSize == 70, "\(task)")
+            }
+        }
+    }
+
+    /// The default of 8 sketch columns compresses only batches larger than 8; an explicit
+    /// value up to the batch size is taken as given.
+    @Test func sketchColumnsStayWithinTheBatch() throws {
+        let cases: [([String], Int?)] = [
+            (["--batch-size", "9"], 8), (["--batch-size", "8"], nil), (["--batch-size", "3"], nil),
+            (["--batch-size", "8", "--sketch-columns", "8"], 8), (["--batch-size", "5", "--sketch-columns", "2"], 2),
+            (["--batch-size", "3", "--sketch-columns", "0"], nil),
+        ]
+        for command in [["clean"], ["regularize"], ["compare", "--estimators", "nhgd"]] {
+            for (options, columns) in cases {
+                let run = ToolRun(command + options + ["--outer-steps", "1", "--quiet"])
+                #expect(run.status == .success, "\(command + options): \(run.stderr.text)")
+                #expect(run.runner.configurations.first?.sketchColumns == columns, "\(command + options)")
             }
         }
     }
@@ -279,7 +360,9 @@ struct NHGDToolTests {
         let run = ToolRun(["compare", "--estimators", "cg,neumann", "--outer-steps", "1"],
                           runner: ScriptedRunner(failing: [.cg, .neumann]))
         #expect(run.status == .failure)
-        #expect(run.stderr.lines.last == "nhgd: error: every estimator failed")
+        // One line, no warnings before it (there were four lines: a warning each, then the error).
+        #expect(run.stderr.lines == ["nhgd: error: every estimator failed: cg: scripted failure: second line; "
+                                     + "neumann: scripted failure: second line"])
         #expect(!run.stdout.text.contains("{"))
     }
 }

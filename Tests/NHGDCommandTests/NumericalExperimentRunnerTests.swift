@@ -73,6 +73,19 @@ struct NumericalExperimentRunnerTests {
         _ = out
     }
 
+    /// The issue's `compare` in which every estimator diverges: one error line naming each
+    /// estimator's reason (there were four lines), status 1, no JSON.
+    @Test func compareWhereEveryEstimatorFailsIsOneLine() throws {
+        let (status, out, err) = run(["compare", "--task", "regularize", "--estimators", "nhgd,cg,neumann", "--outer-lr", "1e6",
+                                      "--outer-steps", "2", "--inner-steps", "5", "--threads", "1"])
+        #expect(status == .failure)
+        #expect(err.lines.count == 1, "\(err.lines)")
+        let line = try #require(err.lines.first)
+        #expect(line.hasPrefix("nhgd: error: every estimator failed: nhgd: "))
+        #expect(line.contains("; cg: ") && line.contains("; neumann: "))
+        #expect(!out.text.contains("{"))
+    }
+
     @Test func userCSVIsUsed() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

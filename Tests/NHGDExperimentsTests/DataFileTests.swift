@@ -150,6 +150,111 @@ func dataErrorReason(_ body: () throws -> Any) -> String? {
         #expect(dataErrorReason { try Dataset.load(csvAt: URL(fileURLWithPath: "/nonexistent/x.csv")) } == "no such file")
     }
 
+    /// A cell must be exactly a number: `Double(_:)` stops at a NUL, so `1.5<NUL>xyz` was read
+    /// as 1.5 and accepted.
+    @Test func aCellIsExactlyANumber() throws {
+        #expect(dataErrorReason { try parse("1,2,0\n1.5\u{0}xyz,2,1\n") } == "line 2, column 1: '1.5\\u{0}xyz' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1,2\u{0},1\n") } == "line 2, column 2: '2\\u{0}' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1,\u{0}2,1\n") } == "line 2, column 2: '\\u{0}2' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1.5xyz,2,1\n") } == "line 2, column 1: '1.5xyz' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1.5 2,2,1\n") } == "line 2, column 1: '1.5 2' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1,2,1\u{7}\n") } == "line 2, column 3: '1\\u{7}' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1,é,1\n") } == "line 2, column 2: 'é' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n1,,1\n") } == "line 2, column 2: '' is not a number")
+        // On line 1 such a cell makes the line a header, like any other non-number.
+        #expect(dataErrorReason { try parse("1.5\u{0}xyz,2,0\n") } == "no data rows")
+        #expect(try parse("1.5\u{0}xyz,2,0\n1,2,0\n").features.storage == [1, 2])
+    }
+
+    /// Every number form `Double(_:)` reads still reads the same, bit for bit, including the
+    /// integer fast path (signs, leading zeros, 15 and 16 digits).
+    @Test func numbersReadAsDoubleReadsThem() throws {
+        var texts = ["0", "-0", "+0", "007", "-12", "+12", "123456789012345", "1234567890123456", "9007199254740993",
+                     "1.5", "-.5", "5.", "1e300", "1E-300", "4.9e-324", "2.2250738585072014e-308", "0x1p-3", "0X1.8P1",
+                     "0.1", "1.7976931348623157e308", "  3.25\t"]
+        var rng = Xoshiro256StarStar(seed: 3)
+        for _ in 0..<200 {
+            let value = Double(bitPattern: rng.next()) 
+            if value.isFinite { texts.append("\(value)") }
+            texts.append(String(Int.random(in: -999_999_999_999_999...999_999_999_999_999, using: &rng)))
+        }
+        for text in texts {
+            let data = try parse("\(text),1\n")
+            let expected = try #require(Double(text.trimmingCharacters(in: .whitespaces)), "\(text)")
+            #expect(data.features.storage.map(\.bitPattern) == [expected.bitPattern], "\(text)")
+        }
+    }
+
+    @Test func lineEndsBlankLinesAndSpaces() throws {
+        let expected = try parse("1,2,0\n3,4,1\n5,6,1\n")
+        for text in ["1,2,0\r\n3,4,1\r\n5,6,1", "1,2,0\r3,4,1\r5,6,1\r", "\n  \t\n1,2,0\n\n3,4,1\r\n \n5,6,1\n\n",
+                     " 1 ,\t2, 0\n3,4 ,1 \n5,6,1\n"] {
+            let data = try parse(text)
+            #expect(data == Dataset(unchecked: "test", features: expected.features, labels: expected.labels,
+                                    classCount: 2, labelNames: ["0", "1"]), "\(text.debugDescription)")
+        }
+        // "\r\n" is one line end, "\n\r" two: the error names the line.
+        #expect(dataErrorReason { try parse("1,2,0\r\n1,x,0\n") } == "line 2, column 2: 'x' is not a number")
+        #expect(dataErrorReason { try parse("1,2,0\n\r1,x,0\n") } == "line 3, column 2: 'x' is not a number")
+    }
+
+    /// The limits that bound a line (see CSVParser): each is an error as soon as it is crossed.
+    @Test func linesBeyondTheLimitsAreRejectedWhenTheyCrossThem() throws {
+        let long = String(repeating: "1", count: CSVParser.maximumFieldBytes)
+        #expect(try parse("\(long),1\n").features.storage == [Double(long)!])  // 256 bytes: still a field
+        #expect(dataErrorReason { try parse("1,\(long)1,0\n") } == "line 1, column 2: field longer than 256 bytes")
+        #expect(dataErrorReason { try parse("a,b\n1,2\n3,4,5,6\n") } == "line 3: expected 2 fields, found more than 2")
+        let wide = String(repeating: "1,", count: CSVParser.maximumFields) + "1\n"
+        #expect(dataErrorReason { try parse(wide) } == "line 1: more than 1048576 fields")
+        #expect(dataErrorReason { try parse("h," + wide) } == "line 1: more than 1048576 fields")
+        // Rejected in the piece that crosses the limit: nothing after it is needed.
+        let parser = CSVParser(file: "stream.csv", labelInLastColumn: true)
+        let head = Array("1,2,0\n3,".utf8) + [UInt8](repeating: UInt8(ascii: "4"), count: 300)
+        #expect(throws: DataError.file(path: "stream.csv", reason: "line 2, column 2: field longer than 256 bytes")) {
+            try head.withUnsafeBytes { try parser.consume($0) }
+        }
+        let rows = CSVParser(file: "stream.csv", labelInLastColumn: true)
+        #expect(throws: DataError.file(path: "stream.csv", reason: "line 2: expected 3 fields, found more than 3")) {
+            try Array("1,2,0\n3,4,5,6".utf8).withUnsafeBytes { try rows.consume($0) }
+        }
+    }
+
+    /// The parser is fed the file in pieces: where the pieces are cut changes nothing, for good
+    /// files and bad ones alike (same data set, or the same error).
+    @Test func theResultDoesNotDependOnWhereTheBytesAreCut() throws {
+        let alphabet = Array("0123456789,,,.. -+e\n\n\r\txa".utf8) + [0]
+        try forAll("CSV pieces", cases: 200) { c in
+            var bytes: [UInt8]
+            if c.bool() {
+                // A well-formed file, perhaps with a header, CRLF and blank lines, then perhaps damaged.
+                let columns = c.size(2...5), rows = c.size(1...12)
+                var text = c.bool() ? (0..<columns).map { "h\($0)" }.joined(separator: ",") + "\n" : ""
+                for _ in 0..<rows {
+                    let features = (0..<(columns - 1)).map { _ in c.bool() ? "\(c.int(in: -300...300))" : "\(c.gaussian())" }
+                    text += (features + ["\(c.int(in: 0...2))"]).joined(separator: c.bool() ? "," : " , ")
+                    text += ["\n", "\r\n", "\n\n", "\r"][c.int(in: 0...3)]
+                }
+                bytes = Array(text.utf8)
+                if c.bool(), !bytes.isEmpty { bytes[c.int(in: 0...(bytes.count - 1))] = alphabet[c.int(in: 0...(alphabet.count - 1))] }
+            } else {
+                bytes = (0..<c.size(0...80)).map { _ in alphabet[c.int(in: 0...(alphabet.count - 1))] }
+            }
+            c.note("bytes \(bytes)")
+            func outcome(_ chunk: Int) -> String {
+                do {
+                    let data = try Dataset.parseCSV(Data(bytes), file: "f.csv", labelInLastColumn: true, chunkBytes: chunk)
+                    return "\(data.features.storage.map(\.bitPattern)) \(data.featureCount) \(data.labels) \(data.labelNames)"
+                } catch {
+                    return "error \(error)"
+                }
+            }
+            let whole = outcome(Dataset.csvChunkBytes)
+            for chunk in [1, 2, 3, 7] {
+                try c.expect(outcome(chunk) == whole, "pieces of \(chunk) bytes: \(outcome(chunk)) instead of \(whole)")
+            }
+        }
+    }
+
     @Test func loadsFromFileAndAgreesWithBinary() throws {
         let directory = try makeDataTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -50,6 +50,25 @@ func randomLabelledDataset(d: Int, n: Int, k: Int, using rng: inout Xoshiro256St
         #expect(throws: DataError.self) { try data.split(trainCount: -1, validationCount: 70, using: &rng) }
     }
 
+    /// Sizes whose sum overflows `Int` are refused with the typed error, not a trap (they came
+    /// from `nhgd clean --train 9223372036854775807`, which crashed with SIGILL).
+    @Test func splitSizesWhoseSumOverflowsAreRefused() throws {
+        let data = try shippedBreastCancer.get()
+        var rng = Xoshiro256StarStar(seed: 1)
+        let cases: [(Int, Int, Int)] = [(.max, 1000, 2000), (1, .max, 1), (1, 1, .max), (.max, .max, .max),
+                                        (.max / 2 + 1, .max / 2 + 1, 0)]
+        for (train, validation, test) in cases {
+            #expect(throws: DataError.invalidValue(
+                name: "split sizes", value: "\(train) + \(validation) + \(test)",
+                requirement: "non-negative and at most the 569 samples of breast-cancer")) {
+                try data.split(trainCount: train, validationCount: validation, testCount: test, using: &rng)
+            }
+        }
+        // The largest split that fits is still accepted.
+        let all = try data.split(trainCount: 300, validationCount: 200, testCount: 69, using: &rng)
+        #expect(all.testIndices.count == 69 && Set(all.trainingIndices + all.validationIndices + all.testIndices).count == 569)
+    }
+
     @Test func corruptionReplacesTheRequestedFraction() throws {
         try forAll("label corruption", cases: 30) { c in
             let n = c.size(0...300), k = c.size(1...10)

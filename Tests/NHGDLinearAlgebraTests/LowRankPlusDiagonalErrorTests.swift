@@ -140,6 +140,16 @@ struct LowRankPlusDiagonalErrorTests {
                     _ = try $0.solve(v, damping: damping)
                 }
             }
+            // A negative number of refinement steps was taken silently as none.
+            for steps in [-1, Int.min] {
+                try expectRejected(c, "solve with refinementSteps \(steps)", op, .invalidArgument) {
+                    _ = try $0.solve(v, damping: lambda, refinementSteps: steps)
+                }
+                let factorization = try op.factorized(damping: lambda)
+                try c.expectThrows("factorisation solve with refinementSteps \(steps)", matching: { Self.kind($0) == .invalidArgument }) {
+                    _ = try factorization.solve(v, refinementSteps: steps)
+                }
+            }
             // A non-positive diagonal entry with zero damping: allowed to exist, not to solve with.
             var d0 = d
             d0[bad] = c.bool() ? 0 : -c.double(in: 0.1...1)

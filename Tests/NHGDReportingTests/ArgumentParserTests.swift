@@ -161,6 +161,22 @@ struct ArgumentParserTests {
         #expect(parseError(["--quiet=yes"])?.description == "option '--quiet' is a flag and takes no value")
     }
 
+    /// Found by the argument-parser fuzz target (Fuzz/Targets/argument-parser.swift): an
+    /// argument holding a newline was quoted as is, and the "one line" message became two.
+    @Test func quotedArgumentsCannotBreakTheMessage() {
+        #expect(parseError(["r\nun"])?.description == #"unknown subcommand 'r\nun' for 'tool'; did you mean 'run'?"#)
+        #expect(parseError(["--rank", "3\n4"])?.description == #"invalid value '3\n4' for '--rank': expected an integer between 1 and 64"#)
+        #expect(parseError(["--ra\u{1b}[2Jnk"])?.description.contains(#"'--ra\u{1b}[2Jnk'"#) == true)
+        #expect(parseError(["copy", "a", "b", "c\r\td"])?.description == #"unexpected argument 'c\r\td'"#)
+        #expect("plain \\ text".escapingControlCharacters == "plain \\ text")
+    }
+
+    /// Raised by tools for combinations the parser cannot see; one line like the others.
+    @Test func conflictingOptionsReadAsOneLine() {
+        let e = ArgumentError(.conflictingOptions("--pair", "--data", reason: "the data set is the file"), commandPath: ["tool", "run"])
+        #expect(e.description == "option '--pair' cannot be used with '--data': the data set is the file")
+    }
+
     @Test func positionalErrors() {
         #expect(parseError(["copy"])?.description == "missing argument <source>")
         #expect(parseError(["copy", "a", "b", "c"])?.description == "unexpected argument 'c'")

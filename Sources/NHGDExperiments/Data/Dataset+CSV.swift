@@ -6,83 +6,65 @@ extension Dataset {
     /// the label in the last column (or the first when `labelInLastColumn` is false).
     ///
     /// - The first line is treated as a header when any of its fields is not a number.
-    /// - Blank lines are skipped; `\r\n` line ends are accepted.
+    /// - Blank lines are skipped; lines end with `\n`, `\r\n` or `\r`; spaces and tabs around
+    ///   a field are ignored.
+    /// - A field is a number only if it is exactly one: no trailing text, no NUL or other
+    ///   control byte, nothing outside printable ASCII.
     /// - Labels may be any numbers that are integers (for example `-1`/`1` or `0…9`); the
     ///   distinct values, sorted ascending, become the classes `0..<K`, and their text the
     ///   ``labelNames`` (so `-1, 1` map to `0, 1`).
     ///
+    /// The file is read in 64 KiB pieces and parsed as it streams (``CSVParser``): memory is the
+    /// parsed data (at most twice it while the buffer grows) plus one field, and a line longer
+    /// than a valid row can be (fields of at most 256 bytes, at most as many fields as the first
+    /// data line, at most 2²⁰) is rejected when it crosses that length, without reading on.
+    ///
     /// - Throws: ``DataError/file(path:reason:)`` naming the line and column of the first
-    ///   malformed field (not a number, NaN/∞, a non-integer label) or of a row with the wrong
-    ///   number of fields; for a missing or empty file; or when there are fewer than two columns.
-    /// - Complexity: O(file size).
+    ///   malformed field (not a number, NaN/∞, a non-integer label, longer than 256 bytes) or of
+    ///   a row with the wrong number of fields; for a missing, unreadable or empty file; or when
+    ///   there are fewer than two columns.
+    /// - Complexity: O(file size) time; O(n·d) memory.
     public static func load(csvAt url: URL, labelInLastColumn: Bool = true) throws -> Dataset {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw DataError.file(path: url.path, reason: "no such file")
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw DataError.file(path: url.path, reason: "cannot read the file (\(error.localizedDescription))")
+        func unreadable(_ code: Int32) -> DataError {
+            .file(path: url.path, reason: "cannot read the file (\(String(cString: strerror(code))))")
         }
-        return try parseCSV(data, file: url.lastPathComponent, labelInLastColumn: labelInLastColumn)
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw unreadable(errno) }
+        defer { close(descriptor) }
+        let parser = CSVParser(file: url.lastPathComponent, labelInLastColumn: labelInLastColumn)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: csvChunkBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw unreadable(errno)
+            }
+            if count == 0 { break }
+            try parser.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        return try parser.finish()
     }
 
-    /// Parses CSV bytes (see ``load(csvAt:labelInLastColumn:)``); `file` names it in errors.
-    static func parseCSV(_ data: Data, file: String, labelInLastColumn: Bool) throws -> Dataset {
-        func fail(_ reason: String) -> DataError { .file(path: file, reason: reason) }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("not UTF-8 text") }
-        var values = [Double]()
-        var rawLabels = [Double]()
-        var columnCount: Int?
-        var sawData = false
-        for (lineIndex, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0.isNewline }).enumerated() {
-            // "\r\n" is one Character (a grapheme cluster), so it ends a line like "\n".
-            let lineNumber = lineIndex + 1
-            let line = rawLine
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            let parsed = fields.map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            if !sawData && lineNumber == 1 && parsed.contains(where: { $0 == nil }) {
-                continue  // a header line
-            }
-            sawData = true
-            if let expected = columnCount {
-                guard fields.count == expected else {
-                    throw fail("line \(lineNumber): expected \(expected) fields, found \(fields.count)")
-                }
-            } else {
-                guard fields.count >= 2 else {
-                    throw fail("line \(lineNumber): need at least one feature and a label, found \(fields.count) field")
-                }
-                columnCount = fields.count
-            }
-            let labelColumn = labelInLastColumn ? fields.count - 1 : 0
-            for (column, value) in parsed.enumerated() {
-                guard let value else {
-                    let shown = fields[column].trimmingCharacters(in: .whitespaces)
-                    throw fail("line \(lineNumber), column \(column + 1): '\(shown)' is not a number")
-                }
-                guard value.isFinite else {
-                    throw fail("line \(lineNumber), column \(column + 1): value is not finite")
-                }
-                if column == labelColumn {
-                    guard value.rounded() == value, abs(value) < 1e15 else {
-                        throw fail("line \(lineNumber), column \(column + 1): label \(value) is not an integer")
-                    }
-                    rawLabels.append(value)
-                } else {
-                    values.append(value)
-                }
+    /// The size of the pieces ``load(csvAt:labelInLastColumn:)`` reads.
+    static let csvChunkBytes = 1 << 16
+
+    /// Parses CSV bytes (see ``load(csvAt:labelInLastColumn:)``), handed to the parser in pieces
+    /// of `chunkBytes` as a file would be; `file` names it in errors. The result does not depend
+    /// on `chunkBytes` (tested, and checked by the fuzz target).
+    static func parseCSV(_ data: Data, file: String, labelInLastColumn: Bool, chunkBytes: Int = csvChunkBytes) throws -> Dataset {
+        let parser = CSVParser(file: file, labelInLastColumn: labelInLastColumn)
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + max(1, chunkBytes))
+                try parser.consume(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end
             }
         }
-        guard let columns = columnCount, !rawLabels.isEmpty else { throw fail("no data rows") }
-        let classes = Array(Set(rawLabels)).sorted()
-        var classIndex = [Double: Int]()
-        for (k, value) in classes.enumerated() { classIndex[value] = k }
-        let features = try Matrix(rows: columns - 1, columns: rawLabels.count, storage: values)
-        let name = (file as NSString).deletingPathExtension
-        return Dataset(unchecked: name, features: features, labels: rawLabels.map { classIndex[$0]! },
-                       classCount: classes.count, labelNames: classes.map { String(Int($0)) })
+        return try parser.finish()
     }
 }

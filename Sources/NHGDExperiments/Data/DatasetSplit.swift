@@ -23,15 +23,19 @@ extension Dataset {
     /// two samples. Without it, a uniformly random permutation is cut.
     ///
     /// - Throws: ``DataError/invalidValue(name:value:requirement:)`` when a size is
-    ///   negative or the sizes add up to more than ``sampleCount``.
+    ///   negative or the sizes add up to more than ``sampleCount``. The sum is formed with
+    ///   overflow-reporting arithmetic: sizes whose sum does not fit an `Int` (a command line's
+    ///   `--train 9223372036854775807`) add up to more than any data set, and are refused like
+    ///   any other split that does not fit, instead of trapping.
     /// - Complexity: O(n log n + d·(trainCount + validationCount + testCount)).
     public func split(
         trainCount: Int, validationCount: Int, testCount: Int = 0, stratified: Bool = true,
         using rng: inout some RandomNumberGenerator
     ) throws -> DatasetSplit {
         let n = sampleCount
-        guard trainCount >= 0, validationCount >= 0, testCount >= 0,
-              trainCount + validationCount + testCount <= n else {
+        let (trainAndValidation, overflow1) = trainCount.addingReportingOverflow(validationCount)
+        let (total, overflow2) = trainAndValidation.addingReportingOverflow(testCount)
+        guard trainCount >= 0, validationCount >= 0, testCount >= 0, !overflow1, !overflow2, total <= n else {
             throw DataError.invalidValue(
                 name: "split sizes", value: "\(trainCount) + \(validationCount) + \(testCount)",
                 requirement: "non-negative and at most the \(n) samples of \(name)")
@@ -57,8 +61,8 @@ extension Dataset {
             order.shuffle(using: &rng)
         }
         let trainingIndices = Array(order[0..<trainCount])
-        let validationIndices = Array(order[trainCount..<(trainCount + validationCount)])
-        let testIndices = Array(order[(trainCount + validationCount)..<(trainCount + validationCount + testCount)])
+        let validationIndices = Array(order[trainCount..<trainAndValidation])
+        let testIndices = Array(order[trainAndValidation..<total])
         return DatasetSplit(
             training: try subset(trainingIndices, name: "\(name)/train"),
             validation: try subset(validationIndices, name: "\(name)/validation"),

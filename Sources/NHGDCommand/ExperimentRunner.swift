@@ -47,6 +47,34 @@ public protocol ExperimentRunner: Sendable {
     ///   tool treats it as a bad command line: one line, the usage, status 2. Any other error
     ///   is printed on one line, no files are written, and the tool exits with status 1.
     func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome
+
+    /// Checks, before any run starts, what the command line asked that the runner can refuse
+    /// without optimising: an estimator whose memory the problem's size rules out
+    /// (``EstimatorMemoryError``). The tool calls it for every configuration of a command
+    /// before the first run, so `compare` refuses at once rather than after other estimators
+    /// ran. The default accepts everything.
+    /// - Throws: a ``RunnerUsageError``.
+    func check(_ configuration: RunConfiguration) throws
+}
+
+extension ExperimentRunner {
+    public func check(_ configuration: RunConfiguration) throws {}
+}
+
+/// An estimator that would need more memory than it may use at this problem's size (the
+/// exact hypergradient's dense p × p Hessian): refused before any work, as a bad command line.
+public struct EstimatorMemoryError: RunnerUsageError, Equatable {
+    public var estimator: EstimatorName
+    /// What the memory is for, e.g. "a dense 407050 × 407050 Hessian".
+    public var requirement: String
+    public var bytesNeeded: Int
+    public var bytesAllowed: Int
+
+    public var description: String {
+        "estimator '\(estimator.rawValue)' needs \(requirement), \(NumberFormatting.bytes(bytesNeeded)), "
+            + "more than the \(NumberFormatting.bytes(bytesAllowed)) it may use; "
+            + "nhgd, nhgd-pcg, cg, neumann, amigo, nystrom work with O(p) to O(p·k) memory"
+    }
 }
 
 /// Something wrong with the command line that only the runner can see, because it depends on
@@ -66,12 +94,6 @@ public struct UnusableInputError: RunnerUsageError, Equatable {
     public var path: String
     /// What is wrong, in a few words.
     public var reason: String
-
-    public init(option: String, path: String, reason: String) {
-        self.option = option
-        self.path = path
-        self.reason = reason
-    }
 
     public var description: String { "bad '\(option)' file '\(path)': \(reason)" }
 }

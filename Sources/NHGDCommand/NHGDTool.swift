@@ -92,7 +92,7 @@ public struct NHGDTool: Sendable {
             }
             estimators = names.map { EstimatorName(rawValue: $0)! }
         } else {
-            estimators = [EstimatorName(rawValue: parsed.string("estimator")!)!]
+            estimators = [NHGDCommandLine.estimator(parsed)]
         }
         let configurations: [RunConfiguration]
         do {
@@ -118,6 +118,14 @@ public struct NHGDTool: Sendable {
             }
         }
         let quiet = parsed.flag("quiet")
+        do {
+            for configuration in configurations { try runner.check(configuration) }
+        } catch let error as any RunnerUsageError {
+            return usageError(error.description, path: path)
+        } catch {
+            standardError.write("nhgd: error: \(describe(error))\n")
+            return .failure
+        }
 
         // Run.
         let start = clock()
@@ -125,7 +133,11 @@ public struct NHGDTool: Sendable {
         for configuration in configurations {
             do {
                 let outcome = try runner.run(configuration) { record in
-                    if !quiet { standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n") }
+                    guard !quiet else { return }
+                    standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n")
+                    if case .clean = configuration.task, record.iteration == configuration.outerSteps {
+                        standardOutput.write("[\(record.estimator)] training the four reference models (corrupted, oracle, oracle unchanged, cleaned)\n")
+                    }
                 }
                 outcomes.append((configuration.estimator, .success(outcome)))
             } catch let error as any RunnerUsageError {
@@ -199,17 +211,25 @@ public struct NHGDTool: Sendable {
     public static let outputFileNames = ["trace.csv", "trace.json", "plot.svg"]
 
     /// One line per outer iteration:
-    /// `[nhgd] iter  3/30  elapsed 1.23 s  outer loss 0.4123  val acc 91.2%  test acc 90.8%  oracle calls 12345`.
+    /// `[nhgd] iter  3/30  elapsed 1.23 s  left ~10.7 s  outer loss 0.4123  val acc 91.2%  test acc 90.8%  oracle calls 12345`.
     public func progressLine(_ record: TraceRecord, of total: Int) -> String {
         let width = String(total).count
         let iteration = String(repeating: " ", count: max(0, width - String(record.iteration).count)) + String(record.iteration)
         var parts = ["[\(record.estimator)] iter \(iteration)/\(total)",
                      "elapsed \(NumberFormatting.duration(record.seconds))",
+                     "left ~\(NumberFormatting.duration(Self.remainingSeconds(record, of: total)))",
                      "outer loss \(NumberFormatting.significant(record.outerLoss, digits: 5))"]
         if let v = record.metrics["validation_accuracy"] { parts.append("val acc \(NumberFormatting.percent(v))") }
         if let t = record.metrics["test_accuracy"] { parts.append("test acc \(NumberFormatting.percent(t))") }
         parts.append("oracle calls \(record.oracleCalls.total)")
         return parts.joined(separator: "  ")
+    }
+
+    /// The time the run still needs at the pace so far: elapsed ÷ iterations done × iterations
+    /// left (the outer iterations of one estimator cost about the same).
+    public static func remainingSeconds(_ record: TraceRecord, of total: Int) -> Double {
+        guard record.iteration > 0 else { return 0 }
+        return record.seconds / Double(record.iteration) * Double(max(0, total - record.iteration))
     }
 
     /// The message is one line whatever it quotes (a path or value with a newline is escaped).

@@ -13,8 +13,15 @@ import NaturalHypergradient
 ///   equals the true one with probability 1/K, and such samples are clean in fact);
 /// - `cleaned_accuracy`: the weights σ(x) that hyper-cleaning learned.
 public struct NumericalExperimentRunner: ExperimentRunner {
-    /// Coefficient c of the L2 regulariser c‖Y‖² of hyper-cleaning's softmax regression.
+    /// Coefficient c of the L2 regulariser c‖y‖² of hyper-cleaning (both models).
     public static let cleaningL2 = 3e-3
+    /// The budget of the reference models of linear cleaning: L-BFGS to a gradient norm of
+    /// 10⁻⁵ (the problem is strongly convex; it converges in well under 500 iterations).
+    public static let linearReferenceSolver = try! InnerSolver(gradientTolerance: 1e-5, maxIterations: 500)
+    /// The budget of the reference models of network cleaning: 60 L-BFGS iterations from the
+    /// same seeded initialisation (a non-convex model has no unique optimum; every reference
+    /// stops at the same budget, see Docs/cli.md).
+    public static let networkReferenceSolver = try! InnerSolver(gradientTolerance: 1e-5, maxIterations: 60)
 
     public init() {}
 
@@ -26,11 +33,47 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         var rng = Xoshiro256StarStar(seed: configuration.seed)
         switch configuration.task {
         case .clean(let noise):
-            let experiment = try makeCleaningExperiment(configuration, noise: noise, using: &rng)
-            return try runCleaning(experiment, configuration, progress: progress)
+            switch configuration.model {
+            case .linear:
+                let experiment = try makeCleaningExperiment(configuration, noise: noise, using: &rng)
+                return try runCleaning(experiment, configuration, references: Self.linearReferenceSolver, progress: progress)
+            case .mlp(let width):
+                let experiment = try makeNetworkCleaningExperiment(configuration, hiddenWidth: width, noise: noise, using: &rng)
+                return try runCleaning(experiment, configuration, references: Self.networkReferenceSolver, progress: progress)
+            }
         case .regularize(let pair):
             let problem = try makeRegularizationProblem(configuration, pair: pair, using: &rng)
             return try runRegularization(problem, configuration, progress: progress)
+        }
+    }
+
+    /// Refuses `exact` when its dense p × p Hessian would exceed its memory budget
+    /// (``ExactHypergradient/defaultMemoryBudget``). p follows from the model and the data's
+    /// shape; a `--data` file is read for its shape (its errors are left to the run).
+    public func check(_ c: RunConfiguration) throws {
+        guard c.estimator == .exact, let p = try? innerDimension(c) else { return }
+        let needed = ExactHypergradient<DataHyperCleaning>.bytesNeeded(innerDimension: p)
+        let allowed = ExactHypergradient<DataHyperCleaning>.defaultMemoryBudget
+        if needed > allowed {
+            throw EstimatorMemoryError(estimator: c.estimator, requirement: "a dense \(p) × \(p) inner Hessian",
+                                       bytesNeeded: needed, bytesAllowed: allowed)
+        }
+    }
+
+    /// p of the problem `c` describes, without building it.
+    func innerDimension(_ c: RunConfiguration) throws -> Int {
+        let features: Int, classes: Int
+        if let path = c.dataFile {
+            let data = try Dataset.load(csvAt: URL(fileURLWithPath: path))
+            (features, classes) = (data.featureCount, data.classCount)
+        } else if case .regularize(nil) = c.task {
+            return 31
+        } else {
+            (features, classes) = (784, c.task.name == "clean" ? 10 : 2)
+        }
+        switch c.task {
+        case .clean: return c.model.parameterCount(featureCount: features, classCount: classes)
+        case .regularize: return features + 1
         }
     }
 
@@ -64,6 +107,21 @@ public struct NumericalExperimentRunner: ExperimentRunner {
                           corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
     }
 
+    func makeNetworkCleaningExperiment(_ c: RunConfiguration, hiddenWidth: Int, noise: Double,
+                                       using rng: inout Xoshiro256StarStar) throws -> CleaningExperiment<TanhNetwork> {
+        if let path = c.dataFile {
+            return try withUserData(path) { data in
+                let split = try c.split.resolved(for: .file(path, sampleCount: data.sampleCount, task: c.task))
+                return try .standardized(data, hiddenWidth: hiddenWidth, trainCount: split.training,
+                                         validationCount: split.validation, testCount: split.test,
+                                         corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
+            }
+        }
+        let split = try c.split.resolved(for: .mnist5k)
+        return try .mnist(hiddenWidth: hiddenWidth, trainCount: split.training, validationCount: split.validation,
+                          testCount: split.test, corruptionFraction: noise, l2: Self.cleaningL2, using: &rng)
+    }
+
     func makeRegularizationProblem(_ c: RunConfiguration, pair: DigitPair?, using rng: inout Xoshiro256StarStar) throws
         -> LogisticRegression {
         if let path = c.dataFile {
@@ -89,7 +147,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
 
     // MARK: Tasks
 
-    func runCleaning<Model>(_ experiment: CleaningExperiment<Model>, _ c: RunConfiguration,
+    func runCleaning<Model>(_ experiment: CleaningExperiment<Model>, _ c: RunConfiguration, references solver: InnerSolver,
                             progress: (TraceRecord) -> Void) throws -> RunOutcome
     where Model: SecondOrderSampleLosses & ClassifierSampleLosses {
         let problem = experiment.problem
@@ -97,8 +155,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
             throw BilevelError.invalidHyperparameter(name: "noise", value: "0", requirement: "no label was corrupted")
         }
         let (x, y, trace) = try optimize(problem, c, progress: progress)
-        let references = try experiment.references(learnedOuter: x,
-                                                   solver: InnerSolver(gradientTolerance: 1e-5, maxIterations: 500))
+        let references = try experiment.references(learnedOuter: x, solver: solver)
         let final = try problem.metrics(x: x, y: y)
         return RunOutcome(trace: trace, results: [
             RunResult("corrupted_accuracy", references.corrupted),
@@ -168,8 +225,7 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         case .nhgd:
             return try run(natural())
         case .nhgdPCG:
-            return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize,
-                                                              method: c.pcgMethod))
+            return try run(PreconditionedNaturalHypergradient(natural(), steps: c.pcgSteps, batchSize: c.pcgBatchSize))
         case .cg:
             return try run(ConjugateGradientHypergradient<P>(iterations: budget))
         case .neumann:

@@ -27,6 +27,31 @@ public enum ExperimentTask: Equatable, Sendable {
     }
 }
 
+/// The classifier `clean` trains on the weighted samples.
+public enum CleaningModel: Equatable, Sendable {
+    /// Softmax regression on the features and a bias (p = (d + 1)·K; 7,850 on MNIST).
+    case linear
+    /// A one-hidden-layer tanh network of `hiddenWidth` units with a softmax output
+    /// (p = (d + 1)·h + (h + 1)·K; on MNIST 795h + 10: 407,050 for h = 512, 1,017,610 for h = 1280).
+    case mlp(hiddenWidth: Int)
+
+    /// `linear` or `mlp`.
+    public var name: String {
+        switch self {
+        case .linear: "linear"
+        case .mlp: "mlp"
+        }
+    }
+
+    /// p, the inner dimension, for d features and K classes.
+    public func parameterCount(featureCount d: Int, classCount k: Int) -> Int {
+        switch self {
+        case .linear: (d + 1) * k
+        case .mlp(let h): TanhNetwork.parameterCount(featureCount: d, hiddenWidth: h, classCount: k)
+        }
+    }
+}
+
 /// Two distinct MNIST digits, `first` labelled 0 and `second` labelled 1.
 public struct DigitPair: Equatable, Sendable {
     public var first: Int
@@ -60,6 +85,8 @@ public struct SplitSizes: Equatable, Sendable {
 /// ``init(_:estimator:)``; the runner should not need to re-check ranges.
 public struct RunConfiguration: Equatable, Sendable {
     public var task: ExperimentTask
+    /// The classifier of `clean` (``CleaningModel/linear`` for `regularize`, which has its own).
+    public var model: CleaningModel
     public var estimator: EstimatorName
     /// Rank ℓ of the Fisher sketch (NHGD).
     public var rank: Int
@@ -82,8 +109,6 @@ public struct RunConfiguration: Equatable, Sendable {
     public var pcgSteps: Int
     /// Samples per HVP of nhgd-pcg; `nil`: all training data.
     public var pcgBatchSize: Int?
-    /// CG or Richardson refinement (nhgd-pcg).
-    public var pcgMethod: PreconditionedRefinement
     /// k and ρ of the Nyström estimator.
     public var nystromRank: Int, nystromShift: Double
     /// Inner SGD steps per outer iteration.
@@ -104,15 +129,15 @@ public struct RunConfiguration: Equatable, Sendable {
     public var dataFile: String?
 
     /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
-    public init(task: ExperimentTask, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
+    public init(task: ExperimentTask, model: CleaningModel = .linear, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
                 forgetting: Double = 0.03, sketchColumns: Int? = 8, compression: SketchCompression = .gaussian,
-                sketchInterval: Int = 1, fisher: FisherLabels = .empirical, pcgSteps: Int = 1, pcgBatchSize: Int? = nil,
-                pcgMethod: PreconditionedRefinement = .conjugateGradients,
+                sketchInterval: Int = 1, fisher: FisherLabels = .empirical, pcgSteps: Int = 2, pcgBatchSize: Int? = 256,
                 nystromRank: Int = 5, nystromShift: Double = 0.1,
                 innerSteps: Int = 50, batchSize: Int = 64, outerSteps: Int = 80,
                 innerLearningRate: Double = 0.5, outerLearningRate: Double = 0.5, seed: UInt64 = 0, threads: Int = 1,
                 split: SplitRequest = .standard, dataFile: String? = nil) {
         self.task = task
+        self.model = model
         self.estimator = estimator
         self.rank = rank
         self.damping = damping
@@ -123,7 +148,6 @@ public struct RunConfiguration: Equatable, Sendable {
         self.fisher = fisher
         self.pcgSteps = pcgSteps
         self.pcgBatchSize = pcgBatchSize
-        self.pcgMethod = pcgMethod
         self.nystromRank = nystromRank
         self.nystromShift = nystromShift
         self.innerSteps = innerSteps
@@ -142,7 +166,8 @@ public struct RunConfiguration: Equatable, Sendable {
     /// - Throws: ``ArgumentError`` for combinations a single option cannot check: a `--pair`
     ///   of equal digits; `--pair` with `--task clean` or with `--data` (it chooses built-in data
     ///   the task or the file replaces), `--noise` with `--task regularize`; `--sketch-columns`
-    ///   beyond `--batch-size` (see ``sketchColumns``).
+    ///   beyond `--batch-size` (see ``sketchColumns``); `--hidden` without `--model mlp`,
+    ///   `--model` or `--hidden` with `--task regularize`.
     public init(_ parsed: ParsedArguments, estimator: EstimatorName) throws(ArgumentError) {
         let taskName = parsed.command == "compare" ? parsed.string("task")! : parsed.command
         func conflict(_ option: String, _ other: String, _ reason: String) -> ArgumentError {
@@ -154,7 +179,18 @@ public struct RunConfiguration: Equatable, Sendable {
                 throw conflict("--pair", "--task clean", "it chooses the MNIST digits of regularize")
             }
             task = .clean(noise: parsed.real("noise")!)
+            if parsed.string("model") == "mlp" {
+                model = .mlp(hiddenWidth: parsed.integer("hidden")!)
+            } else if parsed.isGiven("hidden") {
+                throw conflict("--hidden", "--model linear", "it is the width of --model mlp")
+            } else {
+                model = .linear
+            }
         default:
+            model = .linear
+            for option in ["model", "hidden"] where parsed.isGiven(option) {
+                throw conflict("--\(option)", "--task regularize", "it chooses the classifier of clean")
+            }
             if parsed.command == "compare", parsed.isGiven("noise") {
                 throw conflict("--noise", "--task regularize", "it corrupts the labels of clean")
             }
@@ -172,18 +208,17 @@ public struct RunConfiguration: Equatable, Sendable {
             }
         }
         self.estimator = estimator
-        // `clean` and `regularize` declare their defaults; `compare` takes the chosen task's.
-        let d: TaskDefaults = taskName == "clean" ? .cleaning : .regularization
-        rank = parsed.integer("rank") ?? d.rank
+        // `regularize` declares its defaults; `clean` and `compare` take the task's and model's.
+        let d: TaskDefaults = taskName != "clean" ? .regularization : model == .linear ? .cleaning : .networkCleaning
+        let preconditioner = estimator == .nhgdPCG
+        rank = parsed.integer("rank") ?? (preconditioner ? d.pcgRank : d.rank)
         damping = parsed.real("damping") ?? d.damping
         forgetting = parsed.real("forgetting") ?? d.forgetting
-        sketchInterval = parsed.integer("sketch-every") ?? d.sketchInterval
+        sketchInterval = parsed.integer("sketch-every") ?? (preconditioner ? d.pcgSketchInterval : d.sketchInterval)
         fisher = FisherLabels(rawValue: parsed.string("fisher")!)!
         pcgSteps = parsed.integer("pcg-steps") ?? d.pcgSteps
         let pcgBatch = parsed.integer("pcg-batch") ?? d.pcgBatch
         pcgBatchSize = pcgBatch > 0 ? pcgBatch : nil
-        pcgMethod = parsed.string("pcg-method") == "richardson" ? .richardson(stepSize: parsed.real("pcg-step")!)
-            : .conjugateGradients
         nystromRank = parsed.integer("nystrom-rank") ?? d.nystromRank
         nystromShift = parsed.real("nystrom-shift") ?? d.nystromShift
         innerSteps = parsed.integer("inner-steps") ?? d.innerSteps
@@ -214,18 +249,14 @@ public struct RunConfiguration: Equatable, Sendable {
         dataFile = parsed.string("data")
     }
 
-    private var pcgMethodName: String {
-        if case .richardson = pcgMethod { "richardson" } else { "cg" }
-    }
-    private var pcgStepSize: Double? {
-        if case .richardson(let eta) = pcgMethod { eta } else { nil }
-    }
-
     /// The configuration as an ordered JSON object (for trace.json).
     public var json: JSONValue {
         var pairs: [(String, JSONValue)] = [("task", .string(task.name))]
         switch task {
-        case let .clean(noise): pairs.append(("noise", .number(noise)))
+        case let .clean(noise):
+            pairs.append(("noise", .number(noise)))
+            pairs.append(("model", .string(model.name)))
+            if case .mlp(let h) = model { pairs.append(("hidden", .integer(h))) }
         case let .regularize(pair):
             pairs.append(("pair", pair.map { .array([.integer($0.first), .integer($0.second)]) } ?? .null))
         }
@@ -238,7 +269,6 @@ public struct RunConfiguration: Equatable, Sendable {
         pairs += [
             ("sketch_every", .integer(sketchInterval)), ("fisher", .string(fisher.rawValue)),
             ("pcg_steps", .integer(pcgSteps)), ("pcg_batch", pcgBatchSize.map(JSONValue.integer) ?? .null),
-            ("pcg_method", .string(pcgMethodName)), ("pcg_step", pcgStepSize.map(JSONValue.number) ?? .null),
             ("nystrom_rank", .integer(nystromRank)), ("nystrom_shift", .number(nystromShift)),
         ]
         pairs += [

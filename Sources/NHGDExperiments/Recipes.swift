@@ -68,17 +68,29 @@ extension CleaningExperiment where Model == LinearModel<SoftmaxCrossEntropy> {
         _ dataset: Dataset, trainCount: Int, validationCount: Int, testCount: Int, corruptionFraction: Double,
         l2: Double, using rng: inout some RandomNumberGenerator
     ) throws -> Self {
-        let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
-                                      using: &rng)
-        let scaler = try Standardization(fittedTo: parts.training)
-        let (corrupted, record) = try scaler.apply(to: parts.training).withBiasFeature()
-            .corruptingLabels(fraction: corruptionFraction, using: &rng)
-        return Self(problem: try DataHyperCleaning(
-                        training: corrupted, corruption: record,
-                        validation: scaler.apply(to: parts.validation).withBiasFeature(),
-                        test: testCount > 0 ? scaler.apply(to: parts.test).withBiasFeature() : nil, l2: l2),
-                    corruption: record)
+        let parts = try standardizedParts(dataset, trainCount, validationCount, testCount, corruptionFraction,
+                                          bias: true, using: &rng)
+        return Self(problem: try DataHyperCleaning(training: parts.training, corruption: parts.record,
+                                                   validation: parts.validation, test: parts.test, l2: l2),
+                    corruption: parts.record)
     }
+}
+
+/// The seeded split of a user's data set, standardised on its training part (a bias feature
+/// appended when `bias`), with a fraction of the training labels corrupted.
+private func standardizedParts(
+    _ dataset: Dataset, _ trainCount: Int, _ validationCount: Int, _ testCount: Int, _ fraction: Double, bias: Bool,
+    using rng: inout some RandomNumberGenerator
+) throws -> (training: Dataset, record: LabelCorruption, validation: Dataset, test: Dataset?) {
+    let parts = try dataset.split(trainCount: trainCount, validationCount: validationCount, testCount: testCount,
+                                  using: &rng)
+    let scaler = try Standardization(fittedTo: parts.training)
+    func prepared(_ part: Dataset) throws -> Dataset {
+        let scaled = try scaler.apply(to: part)
+        return bias ? scaled.withBiasFeature() : scaled
+    }
+    let (corrupted, record) = try prepared(parts.training).corruptingLabels(fraction: fraction, using: &rng)
+    return (corrupted, record, try prepared(parts.validation), testCount > 0 ? try prepared(parts.test) : nil)
 }
 
 extension CleaningExperiment where Model == TanhNetwork {
@@ -107,6 +119,21 @@ extension CleaningExperiment where Model == TanhNetwork {
                                                   test: testCount > 0 ? parts.test : nil, hiddenWidth: hiddenWidth,
                                                   l2: l2, initializationSeed: rng.next()),
                     corruption: record)
+    }
+
+    /// A user's data set for cleaning with the network: split (seeded), standardised on the
+    /// training part (the network has its own biases), a fraction of the training labels
+    /// corrupted; the initial weights are seeded from `rng` too.
+    public static func standardized(
+        _ dataset: Dataset, hiddenWidth: Int, trainCount: Int, validationCount: Int, testCount: Int,
+        corruptionFraction: Double, l2: Double, using rng: inout some RandomNumberGenerator
+    ) throws -> Self {
+        let parts = try standardizedParts(dataset, trainCount, validationCount, testCount, corruptionFraction,
+                                          bias: false, using: &rng)
+        return Self(problem: try MLPHyperCleaning(training: parts.training, corruption: parts.record,
+                                                  validation: parts.validation, test: parts.test,
+                                                  hiddenWidth: hiddenWidth, l2: l2, initializationSeed: rng.next()),
+                    corruption: parts.record)
     }
 }
 

@@ -15,13 +15,7 @@ public struct CholeskyFactorization: Sendable {
     ///   minor that failed, `dimensionMismatch` for a non-square input, `nonFinite` for NaN/∞.
     /// - Complexity: n³/3 flops.
     public init(_ a: Matrix) throws {
-        guard a.rows == a.columns else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "dpotrf", expected: "a square matrix", actual: "\(a.rows)×\(a.columns)")
-        }
-        if let bad = a.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: "dpotrf", argument: "matrix", index: bad)
-        }
+        try requireSquareFinite(a, "dpotrf")
         var l = a
         let n = try lapackInt(a.rows, "dpotrf")
         if n > 0 {

@@ -64,3 +64,32 @@ public func requireLength(_ v: [Double], _ n: Int, _ operation: String, _ argume
             operation: operation, expected: "\(argument) of length \(n)", actual: "length \(v.count)")
     }
 }
+
+/// Checks that `m` has `rows` rows and finite entries (a block of right-hand sides or inputs).
+public func requireBlock(_ m: Matrix, rows: Int, _ operation: String, _ argument: String) throws {
+    guard m.rows == rows else {
+        throw LinearAlgebraError.dimensionMismatch(operation: operation, expected: "\(argument) with \(rows) rows",
+                                                   actual: "\(m.rows) rows")
+    }
+    if let bad = m.firstNonFiniteIndex {
+        throw LinearAlgebraError.nonFinite(operation: operation, argument: argument, index: bad)
+    }
+}
+
+/// Checks that `m` is square with finite entries (the input of a factorisation).
+func requireSquareFinite(_ m: Matrix, _ operation: String) throws {
+    guard m.rows == m.columns else {
+        throw LinearAlgebraError.dimensionMismatch(operation: operation, expected: "a square matrix",
+                                                   actual: "\(m.rows)×\(m.columns)")
+    }
+    if let bad = m.firstNonFiniteIndex {
+        throw LinearAlgebraError.nonFinite(operation: operation, argument: "matrix", index: bad)
+    }
+}
+
+/// Checks the arguments of `apply(_:into:)`: `v` and `y` of length n, `v` finite.
+func requireApplyArguments(_ v: [Double], _ y: [Double], _ n: Int, _ operation: String) throws {
+    try requireLength(v, n, operation, "v")
+    try requireLength(y, n, operation, "y")
+    try requireFinite(v, operation, "v")
+}

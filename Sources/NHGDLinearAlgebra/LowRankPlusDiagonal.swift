@@ -62,9 +62,7 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
     /// `y ← A v` with caller-owned `y`.
     /// - Complexity: two passes over `U` (4pk flops) and one over `d`.
     public func apply(_ v: [Double], into y: inout [Double]) throws {
-        try requireLength(v, dimension, "LowRankPlusDiagonal.apply", "v")
-        try requireLength(y, dimension, "LowRankPlusDiagonal.apply", "y")
-        try requireFinite(v, "LowRankPlusDiagonal.apply", "v")
+        try requireApplyArguments(v, y, dimension, "LowRankPlusDiagonal.apply")
         var t = [Double](repeating: 0, count: rank)
         try BLAS.gemv(.transpose, factor, v, &t)
         for i in 0..<dimension { y[i] = diagonal[i] * v[i] }
@@ -73,13 +71,7 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
 
     /// `A V` for a p×m block (two `gemm`s).
     public func apply(block v: Matrix) throws -> Matrix {
-        guard v.rows == dimension else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "LowRankPlusDiagonal.apply(block:)", expected: "\(dimension) rows", actual: "\(v.rows) rows")
-        }
-        if let bad = v.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: "LowRankPlusDiagonal.apply(block:)", argument: "V", index: bad)
-        }
+        try requireBlock(v, rows: dimension, "LowRankPlusDiagonal.apply(block:)", "V")
         let p = dimension, m = v.columns
         var t = Matrix(rows: rank, columns: m)
         try BLAS.gemm(.transpose, .none, factor, v, &t)
@@ -122,14 +114,7 @@ public struct LowRankPlusDiagonal: Sendable, LinearOperator {
 
     /// `(A + λI)⁻¹ V` for a p×m block of right-hand sides.
     public mutating func solve(block v: Matrix, damping: Double = 0) throws -> Matrix {
-        guard v.rows == dimension else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "LowRankPlusDiagonal.solve(block:)", expected: "\(dimension) rows", actual: "\(v.rows) rows")
-        }
-        if let bad = v.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: "LowRankPlusDiagonal.solve(block:)",
-                                               argument: "right-hand sides", index: bad)
-        }
+        try requireBlock(v, rows: dimension, "LowRankPlusDiagonal.solve(block:)", "right-hand sides")
         return try factorization(damping: damping).solve(block: v)
     }
 

@@ -194,9 +194,7 @@ public struct NystromApproximation: Sendable, Equatable, LinearOperator {
     /// `y ← Ĥ v = U (Λ ⊙ Uᵀv)`.
     /// - Complexity: two passes over U (4pk flops).
     public func apply(_ v: [Double], into y: inout [Double]) throws {
-        try requireLength(v, dimension, "NystromApproximation.apply", "v")
-        try requireLength(y, dimension, "NystromApproximation.apply", "y")
-        try requireFinite(v, "NystromApproximation.apply", "v")
+        try requireApplyArguments(v, y, dimension, "NystromApproximation.apply")
         var t = [Double](repeating: 0, count: rank)
         try BLAS.gemv(.transpose, basis, v, &t)
         for j in 0..<rank { t[j] *= eigenvalues[j] }
@@ -206,13 +204,7 @@ public struct NystromApproximation: Sendable, Equatable, LinearOperator {
     /// `Ĥ V` for a p×m block (two `gemm`s).
     public func apply(block v: Matrix) throws -> Matrix {
         let operation = "NystromApproximation.apply(block:)"
-        guard v.rows == dimension else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: operation, expected: "\(dimension) rows", actual: "\(v.rows) rows")
-        }
-        if let bad = v.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: operation, argument: "V", index: bad)
-        }
+        try requireBlock(v, rows: dimension, operation, "V")
         var t = Matrix(rows: rank, columns: v.columns)
         try BLAS.gemm(.transpose, .none, basis, v, &t)
         for j in 0..<v.columns { for i in 0..<rank { t[i, j] *= eigenvalues[i] } }
@@ -255,10 +247,4 @@ public struct NystromCost: Sendable, Equatable {
     /// dense Ω only) + k³/3 (Cholesky); once 3pk (scaling and ‖Y‖_F) + pk² (B) + 6pk² + 20k³
     /// (SVD). A builder that draws an orthonormalised Gaussian Ω adds its QR, 4pk² − 4k³/3.
     public var flops: Double
-
-    public init(operatorApplications: Int, choleskyAttempts: Int, flops: Double) {
-        self.operatorApplications = operatorApplications
-        self.choleskyAttempts = choleskyAttempts
-        self.flops = flops
-    }
 }

@@ -11,13 +11,7 @@ public struct SymmetricEigendecomposition: Sendable {
 
     /// - Complexity: about 9n³ flops with vectors (LAPACK Working Note 41 counts).
     public init(_ a: Matrix) throws {
-        guard a.rows == a.columns else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "dsyevd", expected: "a square matrix", actual: "\(a.rows)×\(a.columns)")
-        }
-        if let bad = a.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: "dsyevd", argument: "matrix", index: bad)
-        }
+        try requireSquareFinite(a, "dsyevd")
         var q = a
         var w = [Double](repeating: 0, count: a.rows)
         let n = try lapackInt(a.rows, "dsyevd")

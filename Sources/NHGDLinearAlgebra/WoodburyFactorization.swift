@@ -235,14 +235,7 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     /// `gemm` per row block instead measured the same.
     /// - Complexity: 4pmr flops, 16pm + 40pr bytes.
     public func solve(block v: Matrix) throws -> Matrix {
-        guard v.rows == dimension else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: "LowRankPlusDiagonal.solve(block:)", expected: "\(dimension) rows", actual: "\(v.rows) rows")
-        }
-        if let bad = v.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: "LowRankPlusDiagonal.solve(block:)",
-                                               argument: "right-hand sides", index: bad)
-        }
+        try requireBlock(v, rows: dimension, "LowRankPlusDiagonal.solve(block:)", "right-hand sides")
         let p = dimension, r = v.columns
         if r == 0 || p == 0 { return v }
         var x = try Matrix(rows: p, columns: r, storage: Self.uninitialized(count: p * r))

@@ -2,10 +2,6 @@
 public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertible {
     public var offset: Int
     public var reason: String
-    public init(offset: Int, reason: String) {
-        self.offset = offset
-        self.reason = reason
-    }
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 

@@ -94,13 +94,7 @@ extension FisherSketch {
         using rng: inout some RandomNumberGenerator
     ) throws {
         let operation = "\(Self.self).ingest"
-        guard gradients.rows == dimension else {
-            throw LinearAlgebraError.dimensionMismatch(
-                operation: operation, expected: "gradients with \(dimension) rows", actual: "\(gradients.rows) rows")
-        }
-        if let bad = gradients.firstNonFiniteIndex {
-            throw LinearAlgebraError.nonFinite(operation: operation, argument: "gradients", index: bad)
-        }
+        try requireBlock(gradients, rows: dimension, operation, "gradients")
         let coefficients = try compression.coefficients(
             weights: weights, blockSize: gradients.columns, forgetting: beta, using: &rng)
         var columns = Matrix(rows: dimension, columns: coefficients.columns)

@@ -2,7 +2,8 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import NHGDCommand
+@testable import NHGDCommand
+import NHGDBilevel
 import NHGDReporting
 import Synchronization
 import Testing
@@ -180,11 +181,13 @@ struct NHGDToolTests {
         #expect(run.status == .success)
         #expect(run.stderr.text.isEmpty)
         let lines = run.stdout.lines
-        #expect(lines.prefix(4) == [
-            "[cg] iter 1/4  elapsed 500 ms  outer loss 0.66667  val acc 51.0%  test acc 50.0%  oracle calls 101",
-            "[cg] iter 2/4  elapsed 1.00 s  outer loss 0.5  val acc 52.0%  test acc 51.0%  oracle calls 202",
-            "[cg] iter 3/4  elapsed 1.50 s  outer loss 0.4  val acc 53.0%  test acc 52.0%  oracle calls 303",
-            "[cg] iter 4/4  elapsed 2.00 s  outer loss 0.33333  val acc 54.0%  test acc 53.0%  oracle calls 404",
+        // Elapsed ÷ iterations × iterations left: 0.5 s per iteration.
+        #expect(lines.prefix(5) == [
+            "[cg] iter 1/4  elapsed 500 ms  left ~1.50 s  outer loss 0.66667  val acc 51.0%  test acc 50.0%  oracle calls 101",
+            "[cg] iter 2/4  elapsed 1.00 s  left ~1.00 s  outer loss 0.5  val acc 52.0%  test acc 51.0%  oracle calls 202",
+            "[cg] iter 3/4  elapsed 1.50 s  left ~500 ms  outer loss 0.4  val acc 53.0%  test acc 52.0%  oracle calls 303",
+            "[cg] iter 4/4  elapsed 2.00 s  left ~0 s  outer loss 0.33333  val acc 54.0%  test acc 53.0%  oracle calls 404",
+            "[cg] training the four reference models (corrupted, oracle, oracle unchanged, cleaned)",
         ])
         #expect(run.stdout.text.contains("estimator  iterations  seconds  outer loss  val acc  test acc  oracle calls"))
         #expect(run.stdout.text.contains("gap closed"))
@@ -224,7 +227,7 @@ struct NHGDToolTests {
         #expect(run.status == .success)
         let c = try #require(run.runner.configurations.first)
         #expect(c == RunConfiguration(task: .regularize(pair: DigitPair(first: 3, second: 8)), estimator: .neumann, rank: 7,
-                                      damping: 0.25, forgetting: 0.2, sketchColumns: nil, innerSteps: 11, batchSize: 33, outerSteps: 2,
+                                      damping: 0.25, forgetting: 0.2, sketchColumns: nil, pcgSteps: 1, pcgBatchSize: nil, innerSteps: 11, batchSize: 33, outerSteps: 2,
                                       innerLearningRate: 0.3, outerLearningRate: 0.04, seed: 99, threads: 1,
                                       split: SplitRequest(training: 500)))
         // Without sizes, regularize leaves the split to the data set.
@@ -254,6 +257,47 @@ struct NHGDToolTests {
                 #expect(c.batchSize == 70, "\(task)")
             }
         }
+    }
+
+    /// `--model mlp` takes the network's defaults (Docs/cli.md) and `--hidden`; the options
+    /// that do not apply are usage errors naming both options.
+    @Test func modelAndHiddenReachTheConfiguration() throws {
+        let run = ToolRun(["clean", "--model", "mlp", "--hidden", "64", "--quiet"])
+        #expect(run.status == .success, "\(run.stderr.text)")
+        let c = try #require(run.runner.configurations.first)
+        #expect(c.model == .mlp(hiddenWidth: 64))
+        #expect(c.estimator == .nhgdPCG)  // the network's default estimator
+        let n = TaskDefaults.networkCleaning
+        #expect(c.rank == n.rank && c.sketchInterval == n.sketchInterval && c.outerSteps == n.outerSteps
+                && c.pcgBatchSize == n.pcgBatch && c.innerLearningRate == n.innerLearningRate)
+        #expect(try #require(ToolRun(["clean", "--model", "mlp", "--quiet"]).runner.configurations.first).model
+                == .mlp(hiddenWidth: 512))
+        let linear = try #require(ToolRun(["clean", "--quiet"]).runner.configurations.first)
+        #expect(linear.model == .linear && linear.rank == TaskDefaults.cleaning.rank && linear.estimator == .nhgd)
+        #expect(try #require(ToolRun(["clean", "--model", "mlp", "--estimator", "cg", "--quiet"]).runner.configurations.first)
+                .estimator == .cg)
+        // compare: the network's defaults too, and an explicit option still wins.
+        let compare = ToolRun(["compare", "--model", "mlp", "--estimators", "nhgd,cg", "--rank", "5", "--quiet"])
+        #expect(compare.runner.configurations.allSatisfy {
+            $0.model == .mlp(hiddenWidth: 512) && $0.rank == 5 && $0.outerSteps == n.outerSteps })
+        for arguments in [["clean", "--hidden", "8"], ["compare", "--task", "regularize", "--model", "mlp"],
+                          ["compare", "--task", "regularize", "--hidden", "8"]] {
+            let bad = ToolRun(arguments)
+            #expect(bad.status == .usage, "\(arguments)")
+            #expect(bad.stderr.lines.first?.contains("cannot be used with") == true, "\(arguments): \(bad.stderr.text)")
+            #expect(bad.runner.configurations.isEmpty && bad.stdout.text.isEmpty)
+        }
+        #expect(ToolRun(["regularize", "--model", "mlp"]).status == .usage)  // not an option of regularize
+    }
+
+    @Test func remainingTimeIsThePaceSoFar() {
+        func record(_ i: Int, _ seconds: Double) -> TraceRecord {
+            TraceRecord(estimator: "nhgd", iteration: i, seconds: seconds, outerLoss: 1, hypergradientNorm: 1,
+                        oracleCalls: OracleCounts(), metrics: [:])
+        }
+        #expect(NHGDTool.remainingSeconds(record(4, 2), of: 10) == 3)
+        #expect(NHGDTool.remainingSeconds(record(10, 7), of: 10) == 0)
+        #expect(NHGDTool.remainingSeconds(record(0, 0), of: 10) == 0)
     }
 
     /// The default of 8 sketch columns compresses only batches larger than 8; an explicit

@@ -63,6 +63,39 @@ struct NumericalExperimentRunnerTests {
         #expect(try #require(json["seconds"]?.doubleValue) <= (try #require(json["total_seconds"]?.doubleValue)))
     }
 
+    /// The network end to end on a small split: the reference accuracies, the gap and the
+    /// AUROC are reported, with the model and width in trace.json's configuration.
+    @Test func cleanWithTheNetworkReportsTheReferences() throws {
+        let (status, out, err) = run(["clean", "--model", "mlp", "--hidden", "8", "--train", "200", "--validation", "100",
+                                      "--test", "200", "--outer-steps", "3", "--inner-steps", "10", "--estimator", "nhgd-pcg",
+                                      "--quiet"])
+        #expect(status == .success, "\(err.text)")
+        let json = try JSONValue(parsing: try #require(out.lines.last))
+        for key in ["corrupted_accuracy", "oracle_accuracy", "cleaned_accuracy", "gap_closed", "auroc"] {
+            let value = try #require(json[key]?.doubleValue, "missing \(key)")
+            #expect(value.isFinite, "\(key) = \(value)")
+        }
+    }
+
+    /// `exact` with the network (p = 407,050) needs a 1.2 TiB Hessian: refused before any
+    /// work, one line naming the memory, status 2; in `compare` before the other estimators run.
+    @Test func exactIsRefusedAtOnceWhereItsHessianCannotFit() throws {
+        for arguments in [["clean", "--model", "mlp", "--estimator", "exact"],
+                          ["compare", "--model", "mlp", "--hidden", "1280", "--estimators", "nhgd,exact"]] {
+            let (status, out, err) = run(arguments)
+            #expect(status == .usage, "\(arguments)")
+            let line = try #require(err.lines.first)
+            let p = arguments.contains("1280") ? "1017610" : "407050"
+            #expect(line.contains("estimator 'exact' needs a dense \(p) × \(p) inner Hessian"), "\(line)")
+            #expect(line.contains(arguments.contains("1280") ? "7.5 TiB" : "1.2 TiB"), "\(line)")
+            #expect(out.text.isEmpty, "\(arguments): something ran")
+        }
+        // The linear model's 7,850² Hessian (493 MB) fits and is accepted.
+        #expect(throws: Never.self) {
+            try NumericalExperimentRunner().check(RunConfiguration(task: .clean(noise: 0.5), estimator: .exact))
+        }
+    }
+
     @Test func divergenceIsOneClearLineAndExitStatus1() throws {
         // η·e^{x} = 50 > 2: the regulariser alone multiplies y by −49 per step, so y overflows
         // within 400 steps.

@@ -12,8 +12,11 @@ import NHGDLinearAlgebra
 ///   iteration.
 public struct ConjugateGradientHypergradient<Problem: SecondOrderBilevelProblem>: HypergradientEstimator {
     public var name: String { "cg" }
+    /// K, CG iterations per estimate.
     public let iterations: Int
+    /// Relative residual `‖r‖/‖b‖` at which CG stops early.
     public let tolerance: Double
+    /// Start from the previous estimate's solution (its initial residual costs one more HVP).
     public let warmStart: Bool
     /// Minibatch for the Hessian-vector products (`nil`: all training data).
     public let batchSize: Int?

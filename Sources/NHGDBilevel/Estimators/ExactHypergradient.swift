@@ -28,11 +28,14 @@ public struct ExactHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradi
     /// - Parameters:
     ///   - memoryBudget: bytes allowed for the dense Hessian (default 4 GiB).
     ///   - assembly: closed form when available (default) or Hessian-vector products.
-    public init(memoryBudget: Int = 4 << 30, assembly: Assembly = .automatic) throws {
+    public init(memoryBudget: Int = defaultMemoryBudget, assembly: Assembly = .automatic) throws {
         try requireHyperparameter(memoryBudget > 0, "memoryBudget", memoryBudget, "must be positive")
         self.memoryBudget = memoryBudget
         self.assembly = assembly
     }
+
+    /// 4 GiB, the default ``memoryBudget``.
+    public static var defaultMemoryBudget: Int { 4 << 30 }
 
     /// Bytes the dense Hessian needs at dimension p.
     public static func bytesNeeded(innerDimension p: Int) -> Int {

@@ -26,10 +26,8 @@ public struct PreconditionedNaturalHypergradient<Problem: SecondOrderBilevelProb
     public var name: String { "nhgd-pcg" }
     /// The sketch and the curvature columns it asks for.
     public private(set) var natural: NaturalHypergradient<Problem, Sketch>
-    /// K, steps per estimate.
+    /// K, PCG steps per estimate.
     public let steps: Int
-    /// CG or Richardson.
-    public let method: PreconditionedRefinement
     /// Minibatch of the Hessian-vector products (`nil`: all training data).
     public let batchSize: Int?
     private var previousSolution: [Double]?
@@ -39,14 +37,9 @@ public struct PreconditionedNaturalHypergradient<Problem: SecondOrderBilevelProb
     ///   - steps: K ≥ 1.
     ///   - batchSize: ≥ 1, or `nil` for full-batch Hessian-vector products.
     /// - Throws: ``BilevelError/invalidHyperparameter(name:value:requirement:)``.
-    public init(_ natural: NaturalHypergradient<Problem, Sketch>, steps: Int = 1, batchSize: Int? = nil,
-                method: PreconditionedRefinement = .conjugateGradients) throws {
+    public init(_ natural: NaturalHypergradient<Problem, Sketch>, steps: Int = 1, batchSize: Int? = nil) throws {
         (self.steps, _, self.batchSize) = try validatedSolverSettings(("steps", steps, 1), batchSize: batchSize)
-        if case .richardson(let eta) = method {
-            try requireHyperparameter(eta > 0 && eta <= 2 && eta.isFinite, "Richardson stepSize", eta, "must be in (0, 2]")
-        }
         self.natural = natural
-        self.method = method
     }
 
     public var columnRequest: CurvatureColumnRequest? { natural.columnRequest }
@@ -69,31 +62,11 @@ public struct PreconditionedNaturalHypergradient<Problem: SecondOrderBilevelProb
         let preconditioner = try natural.inverse(system.regularizerCurvature)
         let b = try system.rightHandSide()
         let start = try previousSolution.flatMap { $0.count == system.dimension ? $0 : nil } ?? preconditioner.solve(b)
-        switch method {
-        case .conjugateGradients:
-            let samples = system.minibatch(batchSize, using: &rng)
-            let pcg = try system.conjugateGradients(b, start: start, iterations: steps, samples: samples,
-                                                    preconditioner: preconditioner.inverseOperator)
-            previousSolution = pcg.solution
-            let bound = samples == nil ? system.residualErrorBound(u: pcg.solution, residualNorm: pcg.residualNorm) : nil
-            return AdjointSolution(u: pcg.solution, errorBound: bound)
-        case .richardson(let eta):
-            let operators = (0..<steps).map { _ in system.hessian(samples: system.minibatch(batchSize, using: &rng)) }
-            let u = try RichardsonIteration.solve(stepSize: eta, b, start: start, operators: operators,
-                                                  preconditioner: preconditioner.inverseOperator)
-            system.countHessianVectorProducts(steps)
-            previousSolution = u
-            return AdjointSolution(u: u)
-        }
+        let samples = system.minibatch(batchSize, using: &rng)
+        let pcg = try system.conjugateGradients(b, start: start, iterations: steps, samples: samples,
+                                                preconditioner: preconditioner.inverseOperator)
+        previousSolution = pcg.solution
+        let bound = samples == nil ? system.residualErrorBound(u: pcg.solution, residualNorm: pcg.residualNorm) : nil
+        return AdjointSolution(u: pcg.solution, errorBound: bound)
     }
-}
-
-/// How ``PreconditionedNaturalHypergradient`` refines the sketch's solution in its K steps.
-public enum PreconditionedRefinement: Sendable, Equatable {
-    /// Preconditioned conjugate gradients on one minibatch (or all data): the best step along
-    /// each preconditioned direction; K + 1 HVPs (one for the warm start's residual).
-    case conjugateGradients
-    /// Preconditioned Richardson `u ← u + η M⁻¹(∇ᵧf − H_B u)` with a fresh minibatch per step
-    /// (AmIGO with the sketch as preconditioner): K HVPs, η ∈ (0, 2].
-    case richardson(stepSize: Double)
 }

@@ -62,14 +62,7 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         guard problem.trainingCount > 0 else {
             throw BilevelError.invalidHyperparameter(name: "trainingCount", value: "0", requirement: "the problem has no training samples")
         }
-        if let request = estimator.columnRequest {
-            try request.validate()
-            if request.labels == .sampled, !(problem.data is any LikelihoodSampleLosses) {
-                throw BilevelError.invalidHyperparameter(
-                    name: "fisher labels", value: "sampled",
-                    requirement: "a likelihood data term (\(Problem.Data.self) cannot draw labels)")
-            }
-        }
+        try estimator.columnRequest?.validate(for: problem.data)
         self.problem = problem
         self.configuration = configuration
         self.x = x0

@@ -73,6 +73,16 @@ public struct CurvatureColumnRequest: Sendable, Equatable {
             throw BilevelError.linearAlgebra(error)
         }
     }
+
+    /// Checks the request, and that `data` can serve it (sampled labels need a likelihood).
+    func validate(for data: some SampleLosses) throws {
+        try validate()
+        if labels == .sampled, !(data is any LikelihoodSampleLosses) {
+            throw BilevelError.invalidHyperparameter(
+                name: "fisher labels", value: "sampled",
+                requirement: "a likelihood data term (\(type(of: data)) cannot draw labels)")
+        }
+    }
 }
 
 /// The optimiser's side of a ``CurvatureColumnRequest``: which steps get columns, β for each

@@ -101,6 +101,7 @@ public struct SparseLinearModel<Loss: OutputLoss>: DenseHessianSampleLosses, Lik
     /// The per-sample loss of the one output `aᵢᵀy`.
     public let loss: Loss
 
+    /// p = the number of features (one weight each).
     public var parameterCount: Int { inputs.featureCount }
     public var sampleCount: Int { inputs.sampleCount }
 

@@ -29,40 +29,29 @@ public enum NeumannSeries {
     }
 }
 
-/// Richardson iteration (gradient descent on `½ zᵀA z − zᵀb`, optionally preconditioned) with a
-/// sequence of operators, warm-started: AmIGO's inner solver (Arbel & Mairal 2022) and, with
-/// the sketch as `M⁻¹`, NHGD's warm-started correction,
+/// Richardson iteration (gradient descent on `½ zᵀA z − zᵀb`) with a sequence of operators,
+/// warm-started: AmIGO's inner solver (Arbel & Mairal 2022),
 ///
 /// ```
-/// z ← z − η M⁻¹(A_k z − b),     k = 1 … K      (M = I without a preconditioner),
+/// z ← z − η (A_k z − b),     k = 1 … K,
 /// ```
 ///
-/// whose fixed point is `A⁻¹b` when every `A_k = A`; the error contracts by the spectral radius
-/// of `I − η M⁻¹A` per step (`1 − ημ` for M = I, eigenvalues of A in `[μ, L]`, `η ≤ 1/L`).
+/// whose fixed point is `A⁻¹b` when every `A_k = A`; with eigenvalues in `[μ, L]` and `η ≤ 1/L`
+/// the error contracts by `1 − ημ` per step.
 public enum RichardsonIteration {
     /// K steps from `start` with `A_k = operators[k − 1]`.
-    /// - Complexity: K operator (and preconditioner) applications and 3K length-p passes.
+    /// - Complexity: K operator applications and 2K length-p passes.
     public static func solve<Operator: LinearOperator>(
-        stepSize eta: Double, _ b: [Double], start: [Double], operators: some Sequence<Operator>,
-        preconditioner: (any LinearOperator)? = nil
+        stepSize eta: Double, _ b: [Double], start: [Double], operators: some Sequence<Operator>
     ) throws -> [Double] {
         try requireLength(start, b.count, "RichardsonIteration.solve", "start")
-        if let preconditioner { try requireDimension(preconditioner, b.count, "RichardsonIteration.solve (preconditioner)") }
         var z = start
-        var residual = [Double](repeating: 0, count: b.count)
-        var correction = residual
+        var product = [Double](repeating: 0, count: b.count)
         for a in operators {
             try requireDimension(a, b.count, "RichardsonIteration.solve")
-            try a.apply(z, into: &residual)
-            guard let preconditioner else {
-                BLAS.axpy(-eta, residual, &z)            // z ← z − η A z + η b
-                BLAS.axpy(eta, b, &z)
-                continue
-            }
-            BLAS.scale(&residual, by: -1)
-            BLAS.axpy(1, b, &residual)                   // r = b − A z
-            try preconditioner.apply(residual, into: &correction)
-            BLAS.axpy(eta, correction, &z)
+            try a.apply(z, into: &product)
+            BLAS.axpy(-eta, product, &z)
+            BLAS.axpy(eta, b, &z)
         }
         return z
     }

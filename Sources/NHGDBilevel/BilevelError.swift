@@ -28,7 +28,7 @@ public enum BilevelError: Error, Equatable, CustomStringConvertible {
         case let .exceedsMemoryBudget(method, needed, allowed):
             return "\(method) needs \(formatBytes(needed)), more than its budget of \(formatBytes(allowed))"
         case let .diverged(stage, hint):
-            return "\(stage) diverged (NaN or infinity): \(hint)"
+            return "\(stage) diverged: \(hint)"
         case let .linearAlgebra(error):
             return error.description
         }

@@ -162,6 +162,13 @@ public enum BLAS {
         return x.withUnsafeBufferPointer { cblas_dnrm2(n, $0.baseAddress, 1) }
     }
 
+    /// `‖M[:, j]‖₂`, overflow-safe (BLAS `nrm2` on the column in place).
+    public static func columnNorm(_ m: Matrix, _ j: Int) -> Double {
+        precondition(j >= 0 && j < m.columns, "columnNorm: column out of range")
+        guard let n = Int32(exactly: m.rows) else { return m.column(j).reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        return m.storage.withUnsafeBufferPointer { cblas_dnrm2(n, $0.baseAddress! + j * m.rows, 1) }
+    }
+
     /// `y ← α·x + y`.
     public static func axpy(_ alpha: Double, _ x: [Double], _ y: inout [Double]) {
         precondition(x.count == y.count, "axpy: lengths differ")

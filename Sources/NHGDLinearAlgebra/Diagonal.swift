@@ -50,6 +50,12 @@ public struct Diagonal: Sendable, Equatable {
         return uniformValue ?? storedEntries.min()!
     }
 
+    /// The largest entry (`−∞` for p = 0).
+    public var maximum: Double {
+        if dimension == 0 { return -.infinity }
+        return uniformValue ?? storedEntries.max()!
+    }
+
     /// Whether every entry is finite.
     public var isFinite: Bool {
         if let uniformValue { return uniformValue.isFinite }

@@ -33,6 +33,8 @@ extension FrequentDirectionsSketch {
         if fullGram { try recomputeGram() }
         let gram = currentGram()
         let eigen = try SymmetricEigendecomposition(gram)
+        var trace = 0.0
+        for i in 0..<m { trace += gram[i, i] }
         // Ascending eigenvalues: the ℓ largest are λ[m-1], …, λ[m-ℓ]; δ = λ[m-ℓ-1].
         let delta = m > rank ? max(0, eigen.values[m - rank - 1]) : 0
         var kept = 0
@@ -58,6 +60,7 @@ extension FrequentDirectionsSketch {
         setDiagonalGram(norms)
         columnScale = 1
         shrunkMass += c * c * delta
+        roundingAllowance += Double(dimension + 6 * m + 16) * Double.ulpOfOne * c * c * trace
         shrinksSinceFullGram = fullGram ? 0 : shrinksSinceFullGram + 1
     }
 
@@ -142,5 +145,6 @@ extension FrequentDirectionsSketch {
         setDiagonalGram(norms)
         columnScale = 1
         shrunkMass += c * c * threshold * threshold
+        roundingAllowance += Double(dimension + 6 * m + 16) * Double.ulpOfOne * c * c * sigma.reduce(0) { $0 + $1 * $1 }
     }
 }

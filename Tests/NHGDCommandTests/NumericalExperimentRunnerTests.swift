@@ -106,6 +106,26 @@ struct NumericalExperimentRunnerTests {
         _ = out
     }
 
+    /// Divergence in progress is not a success, and the blame is where it belongs: an inner step
+    /// the regulariser alone makes unstable (η·2c = 6000 > 2) is refused before any step, naming
+    /// the inner limit 2/(2c) = 333 (it used to exit 0 at outer loss 1.6e40); an outer step
+    /// that sends x where the regulariser's curvature overflows names the outer learning rate
+    /// (it used to blame the inner one).
+    @Test func divergenceNamesTheLearningRateToLower() throws {
+        let f = ["--outer-steps", "2", "--inner-steps", "5", "--quiet"]
+        let cases: [([String], String)] = [
+            (["clean", "--inner-lr", "1e6"], "outer iteration 1) diverged: η = 1e+06 times the regulariser's largest curvature 0.006 is above 2: lower the inner learning rate below 333"),
+            (["regularize", "--inner-lr", "1e6"], "lower the inner learning rate below 2"),
+            (["regularize", "--outer-lr", "1e6"], "outer iteration 2) diverged: the outer steps moved x to where the regulariser's curvature overflows: lower the outer learning rate 1e+06"),
+        ]
+        for (arguments, message) in cases {
+            let (status, out, err) = run(arguments + f)
+            #expect(status == .failure, "\(arguments)")
+            #expect(err.lines.count == 1 && err.text.contains(message), "\(arguments): \(err.text)")
+            #expect(out.text.isEmpty, "\(arguments)")
+        }
+    }
+
     /// The issue's `compare` in which every estimator diverges: one error line naming each
     /// estimator's reason (there were four lines), status 1, no JSON.
     @Test func compareWhereEveryEstimatorFailsIsOneLine() throws {

@@ -253,6 +253,53 @@ struct SketchContractTests {
         }
     }
 
+    /// The case: rank 1 in dimension 4, three columns, then five with one scaled by
+    /// 1e200. It used to throw `nonFinite` from dsyevd after the buffer, the shrink count and the
+    /// bound had changed, and every later ingest failed. Now a column beyond
+    /// `largestColumnNorm` is `invalidArgument` before anything changes, the sketch keeps
+    /// working, and large-but-accepted (1e130) and tiny (1e−300) magnitudes keep the FD bound,
+    /// in every compensation mode and under forgetting.
+    @Test func extremeMagnitudesAreRefusedBeforeAnyChangeOrKeepTheBound() throws {
+        for compensation in [DiagonalCompensation.none, .scalar, .residualDiagonal] {
+            var sketch = try FrequentDirectionsSketch(dimension: 4, rank: 1, compensation: compensation)
+            var rng = Xoshiro256StarStar(seed: 11)
+            func block(_ columns: Int, scale: Double = 1, scaled column: Int? = nil) -> Matrix {
+                var m = Matrix(rows: 4, columns: columns)
+                for j in 0..<columns { for i in 0..<4 { m[i, j] = Double.random(in: -1...1, using: &rng) } }
+                if let column { for i in 0..<4 { m[i, column] *= scale } }
+                return m
+            }
+            try sketch.ingest(columns: block(3), forgetting: 0.5)
+            for scale in [1e200, 1e150, 1e300] {
+                let before = sketch, bits = try stateBits(sketch)
+                #expect(throws: LinearAlgebraError.self, "\(compensation) \(scale)") {
+                    try sketch.ingest(columns: block(5, scale: scale, scaled: 2), forgetting: 0.5)
+                }
+                let after = try stateBits(sketch)
+                #expect(sketch == before && after == bits, "\(compensation) \(scale): the sketch changed")
+            }
+            try sketch.ingest(columns: block(5), forgetting: 0.5)   // still works
+            // Accepted extremes: the exact decayed Fisher of the same columns stays within the bound.
+            for scale in [1e130, 1e-300] {
+                var fd = try FrequentDirectionsSketch(dimension: 4, rank: 1, compensation: compensation)
+                var exact = [Double](repeating: 0, count: 16)
+                for _ in 0..<6 {
+                    let b = block(3, scale: scale, scaled: 1)
+                    try fd.ingest(columns: b, forgetting: 0.3)
+                    for k in 0..<16 { exact[k] *= 0.7 }
+                    for j in 0..<3 { for r in 0..<4 { for q in 0..<4 { exact[r + 4 * q] += b[r, j] * b[q, j] } } }
+                }
+                let estimate = try fd.lowRankPlusDiagonal(adding: nil).materialized()
+                var difference = try Matrix(rows: 4, columns: 4, storage: exact)
+                for k in 0..<16 { difference.storage[k] -= estimate.storage[k] }
+                let error = try SymmetricEigendecomposition(difference).values.map(abs).max()!
+                let mass = exact.enumerated().filter { $0.offset % 5 == 0 }.map(\.element).reduce(0, +)
+                #expect(error.isFinite && error <= fd.spectralErrorBound + 1e-12 * mass,
+                        "\(compensation) \(scale): error \(error) > bound \(fd.spectralErrorBound)")
+            }
+        }
+    }
+
     @Test func woodburySolveEqualsDenseSolveOfTheMaterialisedSketch() throws {
         try forAll("Woodbury solve on every sketch = dense solve", cases: 20) { c in
             let p = c.size(1...50), rank = c.size(1...8)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import NHGDLinearAlgebra
 import NHGDSketches
 
@@ -97,6 +98,7 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
 
     private mutating func unpinnedStep() throws -> OuterIterationRecord {
         let start = monotonicSeconds()
+        try checkInnerStability()
         try runInnerLoop()
         let outerLoss = try problem.outerValue(x: x, y: y)
         let estimate = try estimatorBox.estimator.estimate(problem: problem, x: x, y: y, using: &rng)
@@ -104,7 +106,7 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         outerState.apply(estimate.hypergradient, learningRate: configuration.outerLearningRate, to: &candidate)
         if candidate.firstNonFiniteIndex != nil {
             throw BilevelError.diverged(stage: "outer update (iteration \(trace.count + 1))",
-                                        hint: "the outer learning rate \(configuration.outerLearningRate) is too large; lower it")
+                                        hint: "x became NaN or infinite: the outer learning rate \(configuration.outerLearningRate) is too large; lower it")
         }
         x = candidate
         oracleCalls += estimate.oracleCalls
@@ -119,6 +121,37 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
             oracleCalls: oracleCalls, metrics: evaluate ? try problem.metrics(x: x, y: y) : [:])
         trace.append(record)
         return record
+    }
+
+    /// Refuses an inner learning rate η that the regulariser alone makes unstable at the current
+    /// x: with `c` the largest curvature of R (`∇²ᵧᵧR = diag(c)`), every SGD step multiplies the
+    /// component of y along that coordinate by `1 − ηc` from R, and a convex data term only adds
+    /// curvature, so `ηc > 2` can never converge (GD's stability limit, `η < 2/λ_max(H)`). Caught
+    /// before the steps run, where a divergence would otherwise show as a finite but enormous
+    /// loss (`1e40` after five steps). At the first outer iteration η is to blame; later, x has
+    /// moved there by the outer steps, so the outer learning rate is named first.
+    private func checkInnerStability() throws {
+        let eta = configuration.innerLearningRate
+        let c = problem.regularizer.curvature(x: x, y: y).maximum
+        guard eta * c > 2 || !c.isFinite else { return }
+        let iteration = trace.count + 1
+        let limit = String(format: "%.3g", 2 / c)
+        let curvature = c.isFinite
+            ? "η = \(String(format: "%g", eta)) times the regulariser's largest curvature \(String(format: "%.3g", c)) is above 2"
+            : "the regulariser's curvature overflows"
+        if !c.isFinite, iteration > 1 {
+            throw BilevelError.diverged(stage: "inner SGD (outer iteration \(iteration))",
+                                        hint: "the outer steps moved x to where \(curvature): lower the outer learning rate "
+                                            + "\(String(format: "%g", configuration.outerLearningRate))")
+        }
+        if iteration == 1 {
+            throw BilevelError.diverged(stage: "inner SGD (outer iteration 1)",
+                                        hint: "\(curvature): lower the inner learning rate below \(limit)")
+        }
+        throw BilevelError.diverged(
+            stage: "inner SGD (outer iteration \(iteration))",
+            hint: "the outer steps moved x to where \(curvature): lower the outer learning rate "
+                + "\(String(format: "%g", configuration.outerLearningRate)) (or the inner learning rate below \(limit))")
     }
 
     /// The T warm-started inner SGD steps of one outer iteration, handing the requested
@@ -161,9 +194,11 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
                 BLAS.axpy(-eta, workspace.direction, &y)
                 oracleCalls.sampleGradients += b
                 if y.firstNonFiniteIndex != nil {
-                    throw BilevelError.diverged(
-                        stage: "inner SGD (outer iteration \(trace.count + 1), step \(s + 1))",
-                        hint: "the inner learning rate \(eta) is too large for this problem; lower it")
+                    let stage = "inner SGD (outer iteration \(trace.count + 1), step \(s + 1))"
+                    throw BilevelError.diverged(stage: stage, hint: trace.isEmpty
+                        ? "y became NaN or infinite: the inner learning rate \(eta) is too large for this problem; lower it"
+                        : "y became NaN or infinite after the outer steps moved x: lower the outer learning rate "
+                            + "\(configuration.outerLearningRate) (or the inner learning rate \(eta))")
                 }
                 guard carriesColumns else { continue }
                 let columns = 1..<block.gradients.columns

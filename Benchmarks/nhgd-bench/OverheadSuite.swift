@@ -12,7 +12,8 @@ import NaturalHypergradient
 ///   inner loop alone, no hypergradient: the denominator of every ratio;
 /// - `nhgd pipelined <compression>` / `nhgd sequential <compression>`: NHGD with a Frequent
 ///   Directions sketch (rank ℓ, scalar compensation) ingesting compressed blocks, on a second
-///   worker or inline;
+///   worker or inline; the `every 5` rows ingest columns on every 5th inner step only (the
+///   ingest budget `CurvatureColumnRequest.interval`, nhgd-pcg's default);
 /// - `cg-10` (full-batch HVPs, as the `nhgd` CLI runs it), `neumann-10`, `amigo-10` (minibatch
 ///   HVPs of b samples, step ½/L).
 ///
@@ -22,8 +23,10 @@ import NaturalHypergradient
 /// median ÷ the median of `sgd` from the same rounds.
 ///
 /// Breakdown records (`part …`) say where NHGD's time goes: one SGD step, one sketch ingest of
-/// a block (alone on an idle core: the block's validation scan, the compressed copy and the
-/// amortised shrinks) and one estimate (copy of the factor, Woodbury solve, cross product).
+/// a p×b block of per-sample gradients through `ingest(_:weights:forgetting:compression:)`
+/// (alone on an idle core: the block's validation scan, the compression and the amortised
+/// shrinks; the inner loop itself ingests its p×s combination block instead and scans only
+/// that) and one estimate (the oracles, the in-place Woodbury inverse and solve).
 struct OverheadSuite: BenchmarkSuite {
     let name = "overhead"
     let summary = "NHGD (pipelined/sequential), CG-10, Neumann-10, AmIGO-10 time per outer iteration ÷ plain SGD; MNIST cleaning and synthetic p ∈ {1e4, 1e5, 1e6}"
@@ -109,15 +112,19 @@ struct OverheadSuite: BenchmarkSuite {
             let box = OptimizerBox(try BilevelOptimizer(problem: problem, estimator: estimator, configuration: c))
             return Method(name: name, k: k, body: innerLoopOnly ? { try box.optimizer.runInnerLoop() } : { _ = try box.optimizer.step() })
         }
-        func nhgd(_ compression: IngestCompression) throws -> NaturalHypergradient<P, FrequentDirectionsSketch> {
+        func nhgd(_ compression: IngestCompression, every interval: Int = 1) throws
+            -> NaturalHypergradient<P, FrequentDirectionsSketch> {
             try NaturalHypergradient(sketch: FrequentDirectionsSketch(dimension: p, rank: l, compensation: .scalar),
-                                     columns: CurvatureColumnRequest(compression: compression, seed: 3))
+                                     columns: CurvatureColumnRequest(compression: compression, interval: interval, seed: 3))
         }
         let sampled = IngestCompression.sampledColumns(columns: s)
         var methods = [
             try method("sgd", k: 0, ConjugateGradientHypergradient<P>(iterations: 10), innerLoopOnly: true),
             try method("nhgd pipelined sampled s=\(s)", k: l, nhgd(sampled)),
             try method("nhgd sequential sampled s=\(s)", k: l, nhgd(sampled), pipelined: false),
+            // The ingest budget of nhgd-pcg's defaults: columns on every 5th inner step only.
+            try method("nhgd pipelined sampled s=\(s) every 5", k: l, nhgd(sampled, every: 5)),
+            try method("nhgd sequential sampled s=\(s) every 5", k: l, nhgd(sampled, every: 5), pipelined: false),
             try method("cg-10", k: 10, ConjugateGradientHypergradient<P>(iterations: 10)),
             try method("neumann-10", k: 10, NeumannHypergradient<P>(terms: 10, stepSize: eta, batchSize: b)),
             try method("amigo-10", k: 10, AmIGOHypergradient<P>(steps: 10, stepSize: eta, batchSize: b)),
@@ -205,23 +212,21 @@ struct OverheadSuite: BenchmarkSuite {
         }
         let filled = Double(estimator.sketch.filledColumns)
         record("nhgd estimate", estimate, [("factor columns", filled)])
-        // Its parts: the oracles (∇f, diag ∇²R, J u), the p × m factor copy, the Woodbury solve.
+        // Its parts: the oracles (∇f, diag ∇²R, J u), and the in-place Woodbury inverse and one
+        // solve (the woodbury suite times the inverse right after a block arrives).
         let oracles = try medianTime(repetitions: 3) {
             let (_, fy) = try problem.outerGradients(x: x, y: y)
             blackHole(problem.regularizerCurvature(x: x, y: y))
             blackHole(try problem.crossProduct(x: x, y: y, u: fy))
         }
         record("estimate oracles", oracles)
-        let curvature = problem.regularizerCurvature(x: x, y: y).entries
-        let copy = try medianTime(repetitions: 3) { blackHole(try estimator.sketch.lowRankPlusDiagonal(adding: curvature)) }
-        record("estimate factor copy", copy, [("factor columns", filled)])
+        let curvature = problem.regularizerCurvature(x: x, y: y)
         let fy = try problem.outerGradients(x: x, y: y).y
-        let operator_ = try estimator.sketch.lowRankPlusDiagonal(adding: curvature)
         let solve = try medianTime(repetitions: 3) {
-            var fresh = operator_
-            blackHole(try fresh.solve(fy, damping: estimator.damping))
+            var fresh = estimator.sketch   // the capacitance cached by the estimate above, if it kept one
+            blackHole(try fresh.inverse(adding: curvature, damping: estimator.damping).solve(fy))
         }
-        record("estimate woodbury solve", solve, [("factor columns", filled)])
+        record("estimate woodbury inverse and solve", solve, [("factor columns", filled)])
         return records
     }
 

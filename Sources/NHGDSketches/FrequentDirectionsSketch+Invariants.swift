@@ -8,8 +8,9 @@ extension FrequentDirectionsSketch {
     /// - `0 < c`, `Δ ≥ 0`, the tracked diagonal is non-negative;
     /// - the kept columns are orthogonal with the recorded squared norms, to a relative
     ///   10⁻⁶ of the largest (drift is bounded by the re-orthogonalisation interval);
-    /// - the maintained Gram matrix covers every column and equals `MᵀM` outside its kept
-    ///   block to a relative 10⁻⁹ of the largest squared norm (same products, other order).
+    /// - the maintained Gram matrix covers the kept columns and at most every column (it is
+    ///   bordered lazily) and equals `MᵀM` there outside its kept block to a relative 10⁻⁹ of
+    ///   the largest squared norm (same products, other order).
     public func _checkInvariants() {
         #if NHGD_CHECK_INVARIANTS
         precondition(0 <= keptColumns && keptColumns <= filledColumns && filledColumns <= 2 * rank,
@@ -18,14 +19,15 @@ extension FrequentDirectionsSketch {
         precondition(columnScale > 0 && columnScale.isFinite, "FD: bad column scale \(columnScale)")
         precondition(shrunkMass >= 0 && shrunkMass.isFinite, "FD: bad shrunk mass \(shrunkMass)")
         precondition(exactDiagonal.allSatisfy { $0 >= 0 }, "FD: negative tracked diagonal")
-        precondition(gramColumns == filledColumns, "FD: Gram covers \(gramColumns) of \(filledColumns) columns")
-        if filledColumns > 0 {
-            var full = Matrix(rows: filledColumns, columns: filledColumns)
-            try! BLAS.syrk(.transpose, buffer, columns: 0..<filledColumns, &full)
+        precondition(keptColumns <= gramColumns && gramColumns <= filledColumns,
+                     "FD: Gram covers \(gramColumns) of \(filledColumns) columns, \(keptColumns) kept")
+        if gramColumns > 0 {
+            var full = Matrix(rows: gramColumns, columns: gramColumns)
+            try! BLAS.syrk(.transpose, buffer, columns: 0..<gramColumns, &full)
             let maintained = currentGram()
-            let scale = (0..<filledColumns).map { full[$0, $0] }.max() ?? 0
-            for j in keptColumns..<filledColumns {
-                for i in 0..<filledColumns {
+            let scale = (0..<gramColumns).map { full[$0, $0] }.max() ?? 0
+            for j in keptColumns..<gramColumns {
+                for i in 0..<gramColumns {
                     precondition(abs(maintained[i, j] - full[i, j]) <= 1e-9 * scale,
                                  "FD: Gram entry (\(i), \(j)) \(maintained[i, j]) vs \(full[i, j])")
                 }

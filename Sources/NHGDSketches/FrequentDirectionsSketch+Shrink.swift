@@ -10,7 +10,7 @@ extension FrequentDirectionsSketch {
     /// Everything that can throw (the eigen- or singular value decomposition) runs before the
     /// buffer is written, so a throw leaves the sketch unchanged.
     /// - Complexity: `.gramTrick`: O(m³) for `dsyevd` and 2pmℓ for the rotation (the Gram
-    ///   matrix was maintained as the columns arrived, ≈ 3pℓ² per fill; pm² more on a
+    ///   matrix bordered by one gemm with the new columns, ≈ 3pℓ² per fill; pm² instead on a
     ///   re-orthogonalising shrink): ≈ 7pℓ² per ℓ columns in all. `.svd`: ≈ 24pℓ².
     public mutating func shrink() throws {
         if filledColumns == 0 { return }
@@ -27,10 +27,10 @@ extension FrequentDirectionsSketch {
     mutating func shrinkByGramTrick(reorthogonalizationInterval interval: Int) throws {
         let m = filledColumns, k = keptColumns
         let fullGram = k == 0 || shrinksSinceFullGram + 1 >= interval
-        // K = MᵀM: maintained as the columns arrived (K₁₁ = diag(σ²) for the kept, orthogonal
-        // columns, K₁₂ and K₂₂ by the bordering gemms), or recomputed by syrk to re-orthogonalise.
-        updateGram()
-        if fullGram { try recomputeGram() }
+        // K = MᵀM: K₁₁ = diag(σ²) for the kept, orthogonal columns, K₁₂ and K₂₂ by one bordering
+        // gemm over the columns appended since the last shrink or solve; or recomputed by syrk
+        // to re-orthogonalise.
+        if fullGram { try recomputeGram() } else { updateGram() }
         let gram = currentGram()
         let eigen = try SymmetricEigendecomposition(gram)
         var trace = 0.0

@@ -21,9 +21,10 @@ extension FrequentDirectionsSketch {
     /// With `D = E + compensation + λI` (the compensation Δ/2 for `.scalar`, the residual
     /// diagonal for `.residualDiagonal`):
     /// - **uniform D = μI** (`c‖y‖²` regularisation, `.none` or `.scalar` compensation): the
-    ///   capacitance is `C = I + (c²/μ) G` from the Gram matrix G the sketch keeps as columns
-    ///   arrive (diagonal right after a shrink), so the estimate costs an m×m Cholesky factor
-    ///   and then two passes over the buffer per solve;
+    ///   capacitance is `C = I + (c²/μ) G` from the Gram matrix G the sketch keeps (diagonal
+    ///   right after a shrink, bordered here by one gemm with the columns appended since), so
+    ///   the estimate costs 2·p·m·j flops for j new columns, an m×m Cholesky factor, and then
+    ///   two passes over the buffer per solve;
     /// - **non-uniform D** (per-feature L2, `.residualDiagonal`): `C = I + c² MᵀD⁻¹M` by one
     ///   blocked `syrk` (p·m² flops) when D or the sketch changed since the last call.
     ///
@@ -33,7 +34,8 @@ extension FrequentDirectionsSketch {
     /// that ingest copies the buffer).
     /// - Throws: `dimensionMismatch` or `nonFinite` for a bad `E`, `invalidArgument` for a
     ///   negative or non-finite λ or a diagonal that is not positive.
-    /// - Complexity: O(m³) (uniform D) or p·m² + O(m³) (otherwise) when not cached; O(1) (or
+    /// - Complexity: 2·p·m·j + O(m³) (uniform D, j columns since the Gram was last bordered) or
+    ///   p·m² + O(m³) (otherwise) when not cached; O(1) (or
     ///   O(p) to compare a non-uniform D) when cached.
     public mutating func inverse(adding extra: Diagonal, damping lambda: Double) throws -> WoodburyFactorization {
         let operation = "FrequentDirectionsSketch.inverse"
@@ -55,7 +57,7 @@ extension FrequentDirectionsSketch {
         }
         let capacitance: Matrix
         if let mu = diagonal.uniformValue, mu > 0, mu.isFinite {
-            precondition(gramColumns == m, "FD: the Gram matrix is behind the buffer")
+            updateGram()
             var g = currentGram()
             BLAS.scale(&g.storage, by: c * c / mu)
             for i in 0..<m { g[i, i] += 1 }

@@ -72,8 +72,9 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     var panelIn: Matrix
     var panelOut: Matrix
     /// `MᵀM` of the buffer's columns `0..<gramColumns`, in stored units (2ℓ×2ℓ, the leading
-    /// block used): kept up to date as columns arrive (see `FrequentDirectionsSketch+Gram.swift`),
-    /// it is the shrink's Gram matrix and, for a uniform diagonal, the solve's capacitance.
+    /// block used): bordered with the columns appended since, in one gemm, when a shrink or a
+    /// solve needs it (see `FrequentDirectionsSketch+Gram.swift`), it is the shrink's Gram
+    /// matrix and, for a uniform diagonal, the solve's capacitance.
     var gram: Matrix
     /// The columns `gram` covers.
     var gramColumns = 0
@@ -179,7 +180,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             }
             filledColumns += 1
         }
-        updateGram()
         ingestedCount += columns.count
         version += 1
         _checkInvariants()
@@ -256,7 +256,6 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
             copyColumn(j, of: incoming.buffer, multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
             filledColumns += 1
         }
-        updateGram()
         version += 1
         shrunkMass += incoming.shrunkMass
         roundingAllowance += incoming.roundingAllowance

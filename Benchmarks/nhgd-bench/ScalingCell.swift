@@ -55,13 +55,15 @@ struct ScalingCell: Equatable, CustomStringConvertible {
     }
 
     /// A model of the cell's peak memory, to skip cells that cannot fit before starting them:
-    /// the sketch's `(2k + 1)·p` doubles (read in place by the solve), the inner loop's two
-    /// p × (1 + c) column blocks and about 12 length-p vectors (x, y, Adam's moments, gradients,
-    /// solutions, CG and Neumann work vectors), plus the sparse data `(n + m)·s·16` bytes.
+    /// the sketch's `(2k + 1)·p` doubles (read in place by the solve), the inner loop's
+    /// p × (1 + c) column blocks (two when columns come at every step, one otherwise) and about
+    /// 12 length-p vectors (x, y, Adam's moments, gradients, solutions, CG and Neumann work
+    /// vectors), plus the sparse data `(n + m)·s·16` bytes.
     var modelBytes: Int {
         let p = parameterCount, k = self["k"]
         let data = kind == .synthetic ? (self["n"] + self["m"]) * self["s"] * 16 : 0
-        return 8 * p * (2 * k + 1 + 2 * (1 + columnsPerStep) + 12) + data
+        let blocks = columnInterval == 1 ? 2 : 1
+        return 8 * p * (2 * k + 1 + blocks * (1 + columnsPerStep) + 12) + data
     }
 
     /// NHGD's column budget in the cell: c Gaussian columns (key `c`, default 4) every e inner

@@ -56,8 +56,9 @@ import NHGDTestSupport
     }
 
     /// The inner loop asks the data term for weighted combinations only: its buffers are one
-    /// p-vector, one p × 1 block and (with a column request of s columns) two p × (1 + s)
-    /// blocks with their b × (1 + s) coefficients — O(p·s), no p × b block, whatever b is.
+    /// p-vector, one p × 1 block and (with a column request of s columns) p × (1 + s) blocks
+    /// with their b × (1 + s) coefficients — two when pipelined with columns at every step, one
+    /// when they come every `interval` ≥ 2 steps — O(p·s), no p × b block, whatever b is.
     /// Columns arrive every `interval`-th step, `s` at a time.
     @Test func innerLoopWorkspaceIsOrderPTimesSAndColumnsFollowTheInterval() throws {
         let problem = try Self.ridge(seed: 5, d: 8)
@@ -69,8 +70,13 @@ import NHGDTestSupport
             columns: CurvatureColumnRequest(compression: .gaussian(columns: s), interval: interval))
         var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
         let b = configuration.batchSize
-        let expected = 8 * (p + (b + p) * 1 + 2 * (b + p) * (1 + s)) + 8 * b
+        let expected = 8 * (p + (b + p) * 1 + (b + p) * (1 + s)) + 8 * b
         #expect(optimizer.innerWorkspaceBytes == expected, "workspace \(optimizer.innerWorkspaceBytes) B, expected \(expected)")
+        let everyStep = try BilevelOptimizer(
+            problem: problem, estimator: NaturalHypergradient<RidgeRegression, FrequentDirectionsSketch>(
+                sketch: FrequentDirectionsSketch(dimension: p, rank: 4), columns: CurvatureColumnRequest(compression: .gaussian(columns: s))),
+            configuration: configuration)
+        #expect(everyStep.innerWorkspaceBytes == 8 * (p + (b + p) * 1 + 2 * (b + p) * (1 + s)) + 8 * b)
         try optimizer.run()
         let perIteration = (configuration.innerSteps + interval - 1) / interval
         #expect(optimizer.estimator.sketch.ingestedCount == configuration.outerIterations * perIteration * s)

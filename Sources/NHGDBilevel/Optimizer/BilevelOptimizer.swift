@@ -14,12 +14,13 @@ import NHGDSketches
 ///
 /// **No p × b block.** Each inner step makes one combination call for the SGD direction (the
 /// column `ωᵢ/b`) and, on the steps the estimator's ``CurvatureColumnRequest`` selects, its
-/// curvature columns: the inner loop's workspace is two p × (1 + s) blocks and one p-vector,
-/// whatever the minibatch size b is.
+/// curvature columns: the inner loop's workspace is one or two p × (1 + s) blocks and one
+/// p-vector, whatever the minibatch size b is.
 ///
 /// **Parallel optimise-and-approximate.** With `pipelined` on, `observe` for a block of columns
 /// (the Fisher sketch update) runs on a second worker while the next steps compute, with two
-/// column blocks in flight. Because the sketch never feeds back into the inner SGD and blocks
+/// column blocks in flight when columns come at every step (one otherwise: the worker has the
+/// steps in between). Because the sketch never feeds back into the inner SGD and blocks
 /// reach it in order, the iterates are bit-for-bit those of the sequential mode.
 public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     public typealias Problem = Estimator.Problem
@@ -48,7 +49,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     public var estimator: Estimator { estimatorBox.estimator }
 
     /// Bytes of the inner loop's buffers: one p-vector, one p × 1 block, and, when the estimator
-    /// asks for s curvature columns, p × (1 + s) blocks (two when pipelined), each with its
+    /// asks for s curvature columns, p × (1 + s) blocks (two when pipelined with an ingest
+    /// interval of 1), each with its
     /// b × (1 + s) coefficients — O(p·s), independent of b beyond the coefficients.
     public var innerWorkspaceBytes: Int { workspace.byteCount }
 
@@ -75,8 +77,11 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         self.outerState = OuterUpdateState(rule: configuration.outerUpdate, dimension: x0.count)
         self.columnPlan = estimator.columnRequest.map(CurvatureColumnPlan.init)
         let extra = columnPlan?.columnCount(batchSize: sampler.batchSize) ?? 0
+        // Two column blocks only when columns come at every step: with an ingest interval of two
+        // or more the worker has a whole SGD step to fold a block in before it is refilled.
+        let interval = columnPlan?.request.interval ?? 1
         self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra,
-                                        columnBlocks: configuration.pipelined ? 2 : 1)
+                                        columnBlocks: configuration.pipelined && interval == 1 ? 2 : 1)
     }
 
     /// Runs the remaining outer iterations, calling `progress` after each one.
@@ -177,6 +182,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
                 let carriesColumns = columnPlan?.wantsColumns(atStep: s) ?? false
                 // Column 0: the SGD direction (1/b) Σ ωᵢ gᵢ; columns 1…s: the curvature columns.
                 let block = carriesColumns ? workspace.columnBlocks[next] : workspace.directionBlock
+                // One block shared with the worker: it must have folded the last one in first.
+                if carriesColumns, workspace.columnBlocks.count == 1 { try worker?.waitForIdle() }
                 for i in 0..<b { block.coefficients[i, 0] = weights[i] / Double(b) }
                 var beta = 1.0
                 if carriesColumns {
@@ -266,8 +273,10 @@ final class InnerBlock: @unchecked Sendable {
 final class InnerWorkspace: @unchecked Sendable {
     /// The SGD direction alone (p × 1), for steps without curvature columns.
     let directionBlock: InnerBlock
-    /// p × (1 + s) blocks for steps with them: two when pipelined (the caller fills one while the
-    /// worker reads the other), one otherwise, none when no columns are requested.
+    /// p × (1 + s) blocks for steps with them: two when pipelined with columns at every step (the
+    /// caller fills one while the worker reads the other), one otherwise (sequential, or an
+    /// ingest interval of two or more, where the worker finishes between column steps), none
+    /// when no columns are requested.
     let columnBlocks: [InnerBlock]
     var batch: [Int]
     var direction: [Double]

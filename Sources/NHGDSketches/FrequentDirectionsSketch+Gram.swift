@@ -14,16 +14,22 @@ extension FrequentDirectionsSketch {
     /// shrink needs is ready when the buffer fills (the Gram trick's `K₁₂` and `K₂₂`, computed
     /// as the columns arrive instead of at the shrink), and a solve with a uniform diagonal μ has
     /// its capacitance `I + (c²/μ) G` without a p·m² build.
+    ///
+    /// Sharded, the gemm runs over this rank's rows and the m×j block is summed across ranks
+    /// (one allreduce), so every rank holds the same G.
     /// - Complexity: 2·p·m·j flops for j new columns; nothing when none arrived.
-    mutating func updateGram() {
+    mutating func updateGram() throws {
         let m = filledColumns, g = gramColumns, p = dimension, ld = 2 * rank
         guard m > g else { return }
         buffer.storage.withUnsafeBufferPointer { b in
             gram.storage.withUnsafeMutableBufferPointer { k in
                 BLAS.gemm(.transpose, .none, m: m, n: m - g, k: p, b.baseAddress!, lda: p,
                           b.baseAddress! + g * p, ldb: p, beta: 0, k.baseAddress! + g * ld, ldc: ld)
-                for j in g..<m { for i in 0..<g { k[j + i * ld] = k[i + j * ld] } }
             }
+        }
+        if shard.isDistributed { try sumGramAcrossRanks(rows: m, columns: g..<m) }
+        gram.storage.withUnsafeMutableBufferPointer { k in
+            for j in g..<m { for i in 0..<g { k[j + i * ld] = k[i + j * ld] } }
         }
         gramColumns = m
     }
@@ -32,10 +38,7 @@ extension FrequentDirectionsSketch {
     /// shrink), discarding the structured kept block.
     /// - Complexity: p·m² flops.
     mutating func recomputeGram() throws {
-        let m = filledColumns
-        var full = Matrix(rows: m, columns: m)
-        try BLAS.syrk(.transpose, buffer, columns: 0..<m, &full)
-        setGram(full)
+        setGram(try bufferGram(columns: 0..<filledColumns))
     }
 
     /// Writes an m×m matrix into the leading block of `gram` and marks m columns current.

@@ -20,8 +20,7 @@ extension FrequentDirectionsSketch {
         precondition(exactDiagonal.allSatisfy { $0 >= 0 }, "FD: negative tracked diagonal")
         precondition(gramColumns == filledColumns, "FD: Gram covers \(gramColumns) of \(filledColumns) columns")
         if filledColumns > 0 {
-            var full = Matrix(rows: filledColumns, columns: filledColumns)
-            try! BLAS.syrk(.transpose, buffer, columns: 0..<filledColumns, &full)
+            let full = try! bufferGram(columns: 0..<filledColumns)
             let maintained = currentGram()
             let scale = (0..<filledColumns).map { full[$0, $0] }.max() ?? 0
             for j in keptColumns..<filledColumns {
@@ -32,8 +31,7 @@ extension FrequentDirectionsSketch {
             }
         }
         if keptColumns > 0 {
-            var gram = Matrix(rows: keptColumns, columns: keptColumns)
-            try! BLAS.syrk(.transpose, buffer, columns: 0..<keptColumns, &gram)
+            let gram = try! bufferGram(columns: 0..<keptColumns)
             let scale = keptSquaredNorms.max() ?? 0
             for j in 0..<keptColumns {
                 for i in 0..<keptColumns {

@@ -16,7 +16,7 @@ MPI_RANKS ?= 1 2 3
 MPI_TIMEOUT ?= 300
 MPIRUN := mpirun --oversubscribe $(shell [ "$$(id -u)" = 0 ] && echo --allow-run-as-root) -x OPENBLAS_NUM_THREADS=1
 
-.PHONY: all deps mpi-deps build release test test-core test-distributed test-sanitize test-tsan demo bench fuzz clean
+.PHONY: all deps mpi-deps build release test test-core test-distributed test-sanitize test-tsan demo bench bench-distributed fuzz clean
 
 all: build
 
@@ -62,7 +62,15 @@ test-distributed: deps mpi-deps
 	for np in $(MPI_RANKS); do \
 		echo "mpirun -np $$np nhgd-distributed-check"; \
 		timeout $(MPI_TIMEOUT) $(MPIRUN) -np $$np $$bin || { echo "distributed checks failed on $$np rank(s)"; exit 1; }; \
-	done
+	done; \
+	echo "mpirun: two ranks with different settings must both stop, with one line"; \
+	out=$$(timeout 60 $(MPIRUN) -np 1 -x NHGD_DISTRIBUTED_CASES=5 $$bin : -np 1 -x NHGD_DISTRIBUTED_CASES=6 $$bin 2>&1); st=$$?; \
+	echo "$$out" | grep 'ranks disagree' || { echo "no disagreement line (status $$st): $$out"; exit 1; }; \
+	[ $$st -ne 0 ] && [ $$st -ne 124 ] || { echo "disagreeing ranks: status $$st (expected non-zero, no timeout)"; exit 1; }; \
+	echo "mpirun: a rank that exits early must stop every rank, without a hang"; \
+	timeout 60 $(MPIRUN) -np 3 -x NHGD_DISTRIBUTED_EXIT_RANK=1 $$bin >/dev/null 2>&1; st=$$?; \
+	[ $$st -ne 0 ] && [ $$st -ne 124 ] || { echo "failing rank: status $$st (expected non-zero, no timeout)"; exit 1; }; \
+	echo "failing rank: every rank stopped (status $$st)"
 
 # The whole suite under AddressSanitizer, then under ThreadSanitizer, each in a build of its own
 # (.build/asan, .build/tsan; logs beside them). The leak check at exit suppresses two leaks of
@@ -92,6 +100,14 @@ demo: deps
 bench: deps
 	$(SWIFT) build -c release --product nhgd-bench
 	$(SWIFT) run -c release --skip-build nhgd-bench --quick
+
+# The distributed benchmark cell (Docs/distributed.md) at R = 1, 2, 4, release build; one table
+# row per R. BENCH_DISTRIBUTED_FLAGS=--quick for p = 10⁵.
+BENCH_DISTRIBUTED_FLAGS ?=
+bench-distributed: deps mpi-deps
+	$(SWIFT) build -c release --package-path Distributed --product nhgd-distributed-bench
+	@bin=$$($(SWIFT) build -c release --package-path Distributed --show-bin-path)/nhgd-distributed-bench; \
+	for np in 1 2 4; do $(MPIRUN) -np $$np $$bin $(BENCH_DISTRIBUTED_FLAGS) || exit 1; done
 
 # libFuzzer targets (Fuzz/Targets/*.swift) against modules built with -sanitize=fuzzer,address
 # in .build/fuzz, each run for FUZZ_SECONDS (default 60) with its seeds in Fuzz/corpus/<target>;

@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "NHGDDistributed", targets: ["NHGDDistributed"]),
         .executable(name: "nhgd-distributed-check", targets: ["nhgd-distributed-check"]),
+        .executable(name: "nhgd-distributed-bench", targets: ["nhgd-distributed-bench"]),
     ],
     dependencies: [.package(path: "..")],
     targets: [
@@ -38,6 +39,16 @@ let package = Package(
                 .product(name: "NHGDSketches", package: root),
             ],
             swiftSettings: invariantFlag
+        ),
+        // The `distributed` benchmark cell (bytes per rank against the model, compute against
+        // communication time, memory per rank), run under mpirun by `make bench-distributed`.
+        .executableTarget(
+            name: "nhgd-distributed-bench",
+            dependencies: [
+                "NHGDDistributed",
+                .product(name: "NHGDLinearAlgebra", package: root),
+                .product(name: "NHGDSketches", package: root),
+            ]
         ),
     ]
 )

@@ -8,6 +8,7 @@
 //   NHGD_DISTRIBUTED_CASES=200         more cases (default 60)
 //   NHGD_DISTRIBUTED_SEED=0x…          replay one case (the seed a failure prints)
 //   NHGD_DISTRIBUTED_BASE_SEED=7       another stream of cases
+//   NHGD_DISTRIBUTED_EXIT_RANK=1       that rank exits at once (the failing-rank drill)
 import Foundation
 import NHGDDistributed
 import NHGDLinearAlgebra
@@ -28,6 +29,27 @@ let environment = ProcessInfo.processInfo.environment
 let cases = environment["NHGD_DISTRIBUTED_CASES"].flatMap { Int($0) } ?? 60
 let baseSeed = environment["NHGD_DISTRIBUTED_BASE_SEED"].flatMap { UInt64($0) } ?? 0x5EED_D157
 let replay = environment["NHGD_DISTRIBUTED_SEED"].flatMap { UInt64($0.replacingOccurrences(of: "0x", with: ""), radix: 16) }
+
+// Every rank must run the same cases: a rank started with other settings stops them all, with
+// one line (from rank 0), instead of leaving the others in mismatched collectives.
+do {
+    try communicator.requireAgreement(
+        // Seeds as two exact 32-bit halves each, so the message prints them as integers.
+        [Double(cases), Double(baseSeed >> 32), Double(baseSeed & 0xFFFF_FFFF),
+         Double((replay ?? 0) >> 32), Double((replay ?? 0) & 0xFFFF_FFFF), replay == nil ? 0 : 1],
+        about: "the check's settings (NHGD_DISTRIBUTED_CASES, _SEED, _BASE_SEED)")
+} catch {
+    say("nhgd-distributed-check: \(error)")
+    MPIEnvironment.finalize()
+    exit(2)
+}
+
+// The failing-rank drill of `make test-distributed`: this rank exits at once, while the others
+// enter a collective; mpirun must then stop them (non-zero status, no hang).
+if let drill = environment["NHGD_DISTRIBUTED_EXIT_RANK"].flatMap({ Int($0) }), drill == communicator.rank {
+    FileHandle.standardError.write(Data("nhgd-distributed-check: rank \(drill) exits (NHGD_DISTRIBUTED_EXIT_RANK)\n".utf8))
+    exit(3)
+}
 
 var failures = 0
 do {

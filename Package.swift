@@ -15,6 +15,7 @@ let package = Package(
         // The layers the MPI package (Distributed/Package.swift) builds on.
         .library(name: "NHGDLinearAlgebra", targets: ["NHGDLinearAlgebra"]),
         .library(name: "NHGDSketches", targets: ["NHGDSketches"]),
+        .library(name: "NHGDBilevel", targets: ["NHGDBilevel"]),
     ],
     targets: [
         // Layer 0: C bindings.

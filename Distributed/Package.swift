@@ -37,6 +37,7 @@ let package = Package(
                 "NHGDDistributed",
                 .product(name: "NHGDLinearAlgebra", package: root),
                 .product(name: "NHGDSketches", package: root),
+                .product(name: "NHGDBilevel", package: root),
             ],
             swiftSettings: invariantFlag
         ),

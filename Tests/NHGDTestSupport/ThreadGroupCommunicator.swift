@@ -7,7 +7,9 @@ import NHGDLinearAlgebra
 /// Every collective deposits each rank's buffer in a shared slot, meets at a barrier, lets
 /// every rank compute the result from the slots *in rank order* (so every rank gets the same
 /// bits, as the protocol promises), and meets again before a slot can be reused.
-/// ``run(ranks:_:)`` starts the ranks and returns each one's result.
+/// ``run(ranks:_:)`` starts the ranks and returns each one's result. A rank whose body throws
+/// breaks the group: every rank waiting in (or later entering) a collective throws
+/// `communication` instead of waiting forever, as `mpirun` stops the ranks of a failed job.
 public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
     public let rank: Int
     public var size: Int { group.size }
@@ -30,7 +32,9 @@ public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
             done.enter()
             let thread = Thread {
                 let communicator = ThreadGroupCommunicator(rank: r, group: group)
-                results.set(r, Result { try body(communicator) })
+                let result = Result { try body(communicator) }
+                if case .failure = result { group.breakGroup() }
+                results.set(r, result)
                 done.leave()
             }
             thread.stackSize = 8 << 20
@@ -41,39 +45,39 @@ public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws(LinearAlgebraError) {
-        let all = group.exchange(rank, Array(buffer))
+        let all = try group.exchange(rank, Array(buffer))
         for i in 0..<buffer.count { buffer[i] = all.reduce(0) { $0 + $1[i] } }
-        group.barrier()
+        try group.barrier()
     }
 
     public func reduceScatterSum(
         _ send: UnsafeBufferPointer<Double>, counts: [Int], into receive: UnsafeMutableBufferPointer<Double>
     ) throws(LinearAlgebraError) {
         try requireCounts(counts, local: receive.count, operation: "reduceScatterSum")
-        let all = group.exchange(rank, Array(send))
+        let all = try group.exchange(rank, Array(send))
         let offset = counts[0..<rank].reduce(0, +)
         for i in 0..<receive.count { receive[i] = all.reduce(0) { $0 + $1[offset + i] } }
-        group.barrier()
+        try group.barrier()
     }
 
     public func allgather(
         _ send: UnsafeBufferPointer<Double>, counts: [Int], into receive: UnsafeMutableBufferPointer<Double>
     ) throws(LinearAlgebraError) {
         try requireCounts(counts, local: send.count, operation: "allgather")
-        let all = group.exchange(rank, Array(send))
+        let all = try group.exchange(rank, Array(send))
         var n = 0
         for part in all { for x in part { receive[n] = x; n += 1 } }
-        group.barrier()
+        try group.barrier()
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Double>, root: Int) throws(LinearAlgebraError) {
-        let all = group.exchange(rank, rank == root ? Array(buffer) : [])
+        let all = try group.exchange(rank, rank == root ? Array(buffer) : [])
         for i in 0..<buffer.count { buffer[i] = all[root][i] }
-        group.barrier()
+        try group.barrier()
     }
 
     public func barrier() throws(LinearAlgebraError) {
-        group.barrier()
+        try group.barrier()
     }
 
     /// The shared slots and a reusable barrier.
@@ -90,19 +94,30 @@ public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
         }
 
         /// Deposits `value` for `rank`, waits for every rank, and returns all slots.
-        func exchange(_ rank: Int, _ value: [Double]) -> [[Double]] {
+        private var broken = false
+
+        /// Marks the group failed and wakes every waiting rank.
+        func breakGroup() {
+            condition.lock()
+            broken = true
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        func exchange(_ rank: Int, _ value: [Double]) throws(LinearAlgebraError) -> [[Double]] {
             condition.lock()
             slots[rank] = value
             condition.unlock()
-            barrier()
+            try barrier()
             condition.lock()
             defer { condition.unlock() }
             return slots
         }
 
-        func barrier() {
+        func barrier() throws(LinearAlgebraError) {
             condition.lock()
             defer { condition.unlock() }
+            if broken { throw .communication(operation: "ThreadGroupCommunicator", message: "another rank failed") }
             let current = generation
             arrived += 1
             if arrived == size {
@@ -110,7 +125,10 @@ public final class ThreadGroupCommunicator: Communicator, @unchecked Sendable {
                 generation += 1
                 condition.broadcast()
             } else {
-                while generation == current { condition.wait() }
+                while generation == current && !broken { condition.wait() }
+                if generation == current {
+                    throw .communication(operation: "ThreadGroupCommunicator", message: "another rank failed")
+                }
             }
         }
     }

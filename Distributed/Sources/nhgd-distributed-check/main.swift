@@ -54,6 +54,7 @@ if let drill = environment["NHGD_DISTRIBUTED_EXIT_RANK"].flatMap({ Int($0) }), d
 var failures = 0
 do {
     failures += try checkErrorsAreAgreed(communicator, report: say)
+    failures += try checkDataParallelEqualsOneProcess(communicator, report: say)
     failures += try checkShardedSketchEqualsOneProcess(
         communicator, cases: cases, baseSeed: baseSeed, replay: replay, report: say)
     // Every rank's failure count, summed: all ranks exit alike.

@@ -84,7 +84,8 @@ struct DataParallelSamplesTests {
     /// ranks. After 3 outer iterations of 10 SGD steps, with NHGD (a rank-8 FD sketch fed by
     /// the inner loop, pipelined, Gaussian-compressed columns) and with CG-5, x and y agree with one process to 1e-9
     /// relative (rounding from the reordered sums, amplified by the 30 steps), and the printed
-    /// metrics to 1e-9.
+    /// metrics to 1e-9; so does NHGD with its sketch sharded by parameter rows
+    /// (`ShardedNaturalHypergradient`) against the one-process NHGD.
     @Test func optimizerMatchesOneProcess() throws {
         var rng = Xoshiro256StarStar(seed: 11)
         let problem = try randomCleaningProblem(d: 4, k: 3, n: 37, m: 12, l2: 0.05, using: &rng)
@@ -104,7 +105,8 @@ struct DataParallelSamplesTests {
         var oneCG = try BilevelOptimizer(problem: problem, estimator: ConjugateGradientHypergradient<DataHyperCleaning>(iterations: 5),
                                          configuration: config)
         try oneCG.run()
-        let reference = [(one.x, one.y, one.trace.last!.metrics), (oneCG.x, oneCG.y, oneCG.trace.last!.metrics)]
+        let reference = [(one.x, one.y, one.trace.last!.metrics), (oneCG.x, oneCG.y, oneCG.trace.last!.metrics),
+                         (one.x, one.y, one.trace.last!.metrics)]
         for ranks in 1...3 {
             let results = ThreadGroupCommunicator.run(ranks: ranks) { communicator in
                 let sharded = try Self.shard(problem, communicator)
@@ -113,12 +115,21 @@ struct DataParallelSamplesTests {
                 var b = try BilevelOptimizer(problem: sharded, estimator: ConjugateGradientHypergradient<ShardedCleaning>(iterations: 5),
                                              configuration: config)
                 try b.run()
-                return [(a.x, a.y, a.trace.last!.metrics), (b.x, b.y, b.trace.last!.metrics)]
+                // NHGD with the sketch itself sharded by parameter rows (memory ∝ p/R).
+                let sketch = try FrequentDirectionsSketch(shard: RowShard(dimension: p, communicator: communicator), rank: 8,
+                                                          compensation: .scalar)
+                var c = try BilevelOptimizer(
+                    problem: sharded,
+                    estimator: ShardedNaturalHypergradient<ShardedCleaning>(
+                        sketch: sketch, damping: 1e-2, columns: CurvatureColumnRequest(compression: .gaussian(columns: 4), interval: 2)),
+                    configuration: config)
+                try c.run()
+                return [(a.x, a.y, a.trace.last!.metrics), (b.x, b.y, b.trace.last!.metrics), (c.x, c.y, c.trace.last!.metrics)]
             }
             for (r, result) in results.enumerated() {
                 for (e, (x, y, metrics)) in try result.get().enumerated() {
                     let (rx, ry, rm) = reference[e]
-                    let name = e == 0 ? "NHGD" : "CG-5"
+                    let name = ["NHGD", "CG-5", "NHGD, sharded sketch"][e]
                     #expect(relativeError(x, rx) <= 1e-9, "R=\(ranks) rank \(r) \(name): x differs by \(relativeError(x, rx))")
                     #expect(relativeError(y, ry) <= 1e-9, "R=\(ranks) rank \(r) \(name): y differs by \(relativeError(y, ry))")
                     #expect(Set(metrics.keys) == Set(rm.keys))

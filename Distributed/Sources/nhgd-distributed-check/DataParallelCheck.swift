@@ -53,7 +53,8 @@ struct CleaningData {
 /// The data-parallel inner loop across MPI ranks (`DataParallelSamples`: each rank holds a
 /// block of the training samples, each step's combination block is summed across ranks, every
 /// rank draws the same minibatches) against one process, for NHGD (a rank-8 FD sketch fed
-/// Gaussian-compressed columns by the inner loop) and CG-5: x and y to 1e-9 relative, and the
+/// Gaussian-compressed columns by the inner loop), CG-5, and NHGD with its sketch sharded by
+/// parameter rows (`ShardedNaturalHypergradient`, against plain NHGD in one process): x and y to 1e-9 relative, and the
 /// cleaning metrics (test accuracy, AUROC, validation loss) equal at 4 decimals. Includes a
 /// problem with fewer samples than ranks at R = 3 (a rank with no samples).
 /// - Returns: the number of failed comparisons on this rank.
@@ -68,17 +69,25 @@ func checkDataParallelEqualsOneProcess(_ communicator: any Communicator, report:
         configuration.batchSize = min(8, n)
         configuration.seed = 3
         let p = data.training.parameterCount
-        for name in ["NHGD", "CG-5"] {
-            func run(_ problem: ParallelCleaning) throws -> Outcome {
-                if name == "NHGD" {
+        for name in ["NHGD", "CG-5", "NHGD with a sharded sketch"] {
+            let columns = CurvatureColumnRequest(compression: .gaussian(columns: 4), interval: 2)
+            func run(_ problem: ParallelCleaning, on ranks: any Communicator) throws -> Outcome {
+                if name == "NHGD with a sharded sketch", ranks.isDistributed {
+                    // The one-process reference is plain NHGD (below); here each rank keeps p/R rows.
+                    return try runOptimizer(problem, configuration, ShardedNaturalHypergradient<ParallelCleaning>(
+                        sketch: FrequentDirectionsSketch(shard: RowShard(dimension: p, communicator: ranks), rank: 8,
+                                                         compensation: .scalar),
+                        damping: 1e-2, columns: columns))
+                }
+                if name != "CG-5" {
                     return try runOptimizer(problem, configuration, NaturalHypergradient<ParallelCleaning, FrequentDirectionsSketch>(
                         sketch: FrequentDirectionsSketch(dimension: p, rank: 8, compensation: .scalar), damping: 1e-2,
-                        columns: CurvatureColumnRequest(compression: .gaussian(columns: 4), interval: 2)))
+                        columns: columns))
                 }
                 return try runOptimizer(problem, configuration, ConjugateGradientHypergradient<ParallelCleaning>(iterations: 5))
             }
-            let one = try run(data.problem(on: SingleProcessCommunicator.shared))
-            let many = try run(data.problem(on: communicator))
+            let one = try run(data.problem(on: SingleProcessCommunicator.shared), on: SingleProcessCommunicator.shared)
+            let many = try run(data.problem(on: communicator), on: communicator)
             let dx = relativeDifference(many.x, one.x), dy = relativeDifference(many.y, one.y)
             worst = max(worst, dx, dy)
             let keys = ["test_accuracy", "auroc", "validation_loss"]

@@ -76,7 +76,7 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         self.columnPlan = estimator.columnRequest.map(CurvatureColumnPlan.init)
         let extra = columnPlan?.columnCount(batchSize: sampler.batchSize) ?? 0
         self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra,
-                                        columnBlocks: configuration.pipelined ? 2 : 1)
+                                        columnBlocks: configuration.pipelined && !estimator.observesOnCallerThread ? 2 : 1)
     }
 
     /// Runs the remaining outer iterations, calling `progress` after each one.
@@ -164,7 +164,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         let steps = configuration.innerSteps
         if steps == 0 { return }
         columnPlan?.startOuterIteration()
-        let worker = columnPlan != nil && configuration.pipelined ? SketchWorker(estimatorBox) : nil
+        let pipelines = configuration.pipelined && !estimatorBox.estimator.observesOnCallerThread
+        let worker = columnPlan != nil && pipelines ? SketchWorker(estimatorBox) : nil
         let b = sampler.batchSize
         let eta = configuration.innerLearningRate
         let sampledLabels = columnPlan?.request.labels == .sampled

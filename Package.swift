@@ -12,6 +12,10 @@ let package = Package(
         .library(name: "NaturalHypergradient", targets: ["NaturalHypergradient"]),
         .executable(name: "nhgd", targets: ["nhgd"]),
         .executable(name: "nhgd-bench", targets: ["nhgd-bench"]),
+        // The layers the MPI package (Distributed/Package.swift) builds on.
+        .library(name: "NHGDLinearAlgebra", targets: ["NHGDLinearAlgebra"]),
+        .library(name: "NHGDSketches", targets: ["NHGDSketches"]),
+        .library(name: "NHGDBilevel", targets: ["NHGDBilevel"]),
     ],
     targets: [
         // Layer 0: C bindings.

@@ -120,10 +120,17 @@ public protocol HypergradientEstimator<Problem>: SendableMetatype {
 
     /// Forgets warm starts and accumulated state.
     mutating func reset()
+
+    /// Whether ``observe(_:columns:forgetting:)`` must run on the optimiser's own thread, in
+    /// order with the inner steps: true when it makes collective calls (a sketch sharded across
+    /// ranks), which must reach every rank in the same order as the inner loop's. The optimiser
+    /// then does not pipeline this estimator, whatever its configuration says. False by default.
+    var observesOnCallerThread: Bool { get }
 }
 
 extension HypergradientEstimator {
     public var columnRequest: CurvatureColumnRequest? { nil }
+    public var observesOnCallerThread: Bool { false }
     public mutating func observe(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {}
     public mutating func reset() {}
 

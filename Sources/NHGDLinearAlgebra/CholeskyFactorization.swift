@@ -27,6 +27,11 @@ public struct CholeskyFactorization: Sendable {
         factor = l
     }
 
+    /// Wraps a factor computed elsewhere (rank 0's, broadcast; see `RootComputation.swift`).
+    init(factor: Matrix) {
+        self.factor = factor
+    }
+
     /// Order of the factored matrix.
     public var dimension: Int { factor.rows }
 

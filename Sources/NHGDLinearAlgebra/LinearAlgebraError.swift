@@ -22,6 +22,9 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     case illegalArgument(routine: String, position: Int)
     /// A dense materialisation would need more memory than the caller allowed.
     case tooLargeToMaterialize(dimension: Int, bytesNeeded: Int, bytesAllowed: Int)
+    /// A collective operation of a ``Communicator`` failed, or ranks disagree (sizes,
+    /// configuration), or rank 0 failed a computation it does for all.
+    case communication(operation: String, message: String)
 
     public var description: String {
         switch self {
@@ -42,6 +45,8 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
         case let .tooLargeToMaterialize(dimension, needed, allowed):
             return "cannot materialise a \(dimension)×\(dimension) matrix: it needs \(formatBytes(needed)), "
                 + "the limit is \(formatBytes(allowed))"
+        case let .communication(operation, message):
+            return "\(operation): communication: \(message)"
         }
     }
 }

@@ -27,4 +27,10 @@ public struct SymmetricEigendecomposition: Sendable {
         values = w
         vectors = q
     }
+
+    /// Wraps a decomposition computed elsewhere (rank 0's, broadcast; see `RootComputation.swift`).
+    init(values: [Double], vectors: Matrix) {
+        self.values = values
+        self.vectors = vectors
+    }
 }

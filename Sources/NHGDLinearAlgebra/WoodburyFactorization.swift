@@ -20,6 +20,17 @@ internal import CLAPACK
 /// A factorisation is immutable and can be shared across threads; as long as it is alive it
 /// shares M's storage, so drop it before the matrix it came from is mutated (or that mutation
 /// copies the storage).
+///
+/// **Sharded across ranks** (``shard``, ALGORITHMS.md §8): each rank holds its rows of D, M
+/// and of every right-hand side; the capacitance `C = I + c² Σ_ranks M_rᵀ D_r⁻¹ M_r` is a sum
+/// of per-rank m×m parts, factored once on rank 0 and broadcast, and a solve is the same two
+/// passes over the local rows with one allreduce of the m-vector `Mᵀ D⁻¹ v` between them:
+///
+/// ```
+/// t = Σ_ranks M_rᵀ D_r⁻¹ v_r   (allreduce of m doubles),   x_r = D_r⁻¹ (v_r − c² M_r C⁻¹ t)
+/// ```
+///
+/// With the single-process shard (the default) no collective is called.
 public struct WoodburyFactorization: Sendable, LinearOperator {
     /// The damping λ this factorisation was built for (already added to ``diagonal``).
     public let damping: Double
@@ -35,6 +46,9 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     public let columnScale: Double
     /// Cholesky factor of the capacitance matrix `C`.
     public let capacitance: CholeskyFactorization
+    /// The rows of the p-dimensional operator this factorisation holds (all of them unless it
+    /// is sharded across ranks); ``dimension`` is the local row count.
+    public let shard: RowShard
 
     public var dimension: Int { diagonal.dimension }
 
@@ -62,18 +76,24 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
     }
 
     /// As ``init(diagonal:factor:columns:columnScale:capacitance:)`` with the capacitance
-    /// already factored (a sketch that keeps it between solves).
+    /// already factored (a sketch that keeps it between solves). With a `shard`, `diagonal` and
+    /// `factor` are this rank's rows and the factor must be the same on every rank (the sum of
+    /// the ranks' parts, factored on rank 0: ``CholeskyFactorization/init(_:factoredOnRootOf:)``).
     /// - Complexity: O(p) for a non-uniform D, O(1) otherwise: nothing p·m-sized.
     public init(diagonal: Diagonal, factor: Matrix, columns m: Int, columnScale c: Double,
-                capacitanceFactor: CholeskyFactorization) throws {
+                capacitanceFactor: CholeskyFactorization, shard: RowShard? = nil) throws {
         precondition(capacitanceFactor.dimension == m, "Woodbury: capacitance factor shape")
         try self.init(diagonal: diagonal, factor: factor, columns: m, columnScale: c, damping: 0, capacitance: nil,
-                      factored: capacitanceFactor)
+                      factored: capacitanceFactor, shard: shard)
     }
 
     private init(diagonal given: Diagonal, factor: Matrix, columns m: Int, columnScale c: Double, damping: Double,
-                 capacitance: Matrix?, factored: CholeskyFactorization? = nil) throws {
+                 capacitance: Matrix?, factored: CholeskyFactorization? = nil, shard: RowShard? = nil) throws {
         precondition(m >= 0 && m <= factor.columns && factor.rows == given.dimension, "Woodbury: shapes")
+        precondition(shard == nil || shard!.localDimension == given.dimension, "Woodbury: shard rows")
+        precondition(shard == nil || !shard!.isDistributed || factored != nil,
+                     "Woodbury: a sharded factorisation needs its capacitance factored on rank 0")
+        self.shard = shard ?? .whole(given.dimension)
         guard c.isFinite, c > 0 else {
             throw LinearAlgebraError.invalidArgument(operation: "LowRankPlusDiagonal.solve",
                                                      message: "the column scale must be positive and finite, got \(c)")
@@ -119,17 +139,30 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
 
     /// `C = I + c² Mᵀ D⁻¹ M` for the leading k columns of M and a positive diagonal D, by
     /// blocked `dsyrk` over the rows of M scaled by `c·D^{-1/2}` (no p×k temporary).
-    /// - Complexity: p·k² flops.
-    public static func capacitance(factor: Matrix, columns k: Int, columnScale c: Double, diagonal: Diagonal) throws
-        -> Matrix {
-        try buildCapacitance(factor: factor, columns: k, columnScale: c, diagonal: diagonal,
-                             inverseDiagonal: diagonal.uniformValue == nil ? diagonal.entries.map { 1 / $0 } : [])
+    ///
+    /// With a distributed `shard`, M and D are this rank's rows and
+    /// `C = I + Σ_ranks c² M_rᵀ D_r⁻¹ M_r`: the local parts (without I) are summed by one
+    /// allreduce of k² doubles, so every rank returns the same matrix.
+    /// - Complexity: p·k² flops (p the local rows), plus the allreduce.
+    public static func capacitance(factor: Matrix, columns k: Int, columnScale c: Double, diagonal: Diagonal,
+                                   shard: RowShard? = nil) throws -> Matrix {
+        let inverse = diagonal.uniformValue == nil ? diagonal.entries.map { 1 / $0 } : []
+        guard let shard, shard.isDistributed else {
+            return try buildCapacitance(factor: factor, columns: k, columnScale: c, diagonal: diagonal,
+                                        inverseDiagonal: inverse)
+        }
+        var sum = try buildCapacitance(factor: factor, columns: k, columnScale: c, diagonal: diagonal,
+                                       inverseDiagonal: inverse, identity: false)
+        try shard.communicator.allreduceSum(&sum.storage)
+        for i in 0..<k { sum[i, i] += 1 }
+        return sum
     }
 
+    /// `identity: false` leaves out the I (a rank's part of a sharded capacitance).
     static func buildCapacitance(factor: Matrix, columns k: Int, columnScale c: Double, diagonal: Diagonal,
-                                 inverseDiagonal: [Double]) throws -> Matrix {
+                                 inverseDiagonal: [Double], identity: Bool = true) throws -> Matrix {
         let p = factor.rows
-        var capacitance = Matrix.identity(k)
+        var capacitance = identity ? Matrix.identity(k) : Matrix(rows: k, columns: k)
         guard k > 0, p > 0 else { return capacitance }
         let ki = try lapackInt(k, "Woodbury capacitance")
         _ = try lapackInt(p, "Woodbury capacitance")
@@ -174,6 +207,7 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
         try requireLength(y, dimension, "Woodbury.apply", "y")
         var t = [Double](repeating: 0, count: rank)
         try BLAS.gemv(.transpose, factor, columns: 0..<rank, v, &t)
+        if shard.isDistributed { try shard.communicator.allreduceSum(&t) }
         for i in 0..<dimension { y[i] = diagonal[i] * v[i] }
         try BLAS.gemv(.none, alpha: columnScale * columnScale, factor, columns: 0..<rank, t, beta: 1, &y)
     }
@@ -314,6 +348,10 @@ public struct WoodburyFactorization: Sendable, LinearOperator {
                         }
                         start += rows
                     }
+                }
+                // Sharded: T is the sum of every rank's part (one allreduce of m·r doubles).
+                if shard.isDistributed {
+                    try shard.communicator.allreduceSum(UnsafeMutableBufferPointer(start: tb, count: k * r))
                 }
                 try capacitance.solve(UnsafeMutableBufferPointer(start: tb, count: k * r), columns: r)
                 factor.storage.withUnsafeBufferPointer { uBuffer in

@@ -17,16 +17,23 @@ extension FrequentDirectionsSketch {
     /// at p = 10⁶ and ℓ = 16, with one column per SGD step, about 0.4 of the step it rode on),
     /// where one gemm per shrink or solve reads it once for all the columns that arrived in
     /// between.
+    ///
+    /// Sharded, the gemm runs over this rank's rows and the m×j block is summed across ranks
+    /// (one allreduce), so every rank holds the same G; every rank reaches this at the same
+    /// shrink or solve, so the collective stays in step.
     /// - Complexity: 2·p·m·j flops for j new columns; nothing when none arrived.
-    mutating func updateGram() {
+    mutating func updateGram() throws {
         let m = filledColumns, g = gramColumns, p = dimension, ld = 2 * rank
         guard m > g else { return }
         buffer.storage.withUnsafeBufferPointer { b in
             gram.storage.withUnsafeMutableBufferPointer { k in
                 BLAS.gemm(.transpose, .none, m: m, n: m - g, k: p, b.baseAddress!, lda: p,
                           b.baseAddress! + g * p, ldb: p, beta: 0, k.baseAddress! + g * ld, ldc: ld)
-                for j in g..<m { for i in 0..<g { k[j + i * ld] = k[i + j * ld] } }
             }
+        }
+        if shard.isDistributed { try sumGramAcrossRanks(rows: m, columns: g..<m) }
+        gram.storage.withUnsafeMutableBufferPointer { k in
+            for j in g..<m { for i in 0..<g { k[j + i * ld] = k[i + j * ld] } }
         }
         gramColumns = m
     }
@@ -35,10 +42,7 @@ extension FrequentDirectionsSketch {
     /// shrink), discarding the structured kept block.
     /// - Complexity: p·m² flops.
     mutating func recomputeGram() throws {
-        let m = filledColumns
-        var full = Matrix(rows: m, columns: m)
-        try BLAS.syrk(.transpose, buffer, columns: 0..<m, &full)
-        setGram(full)
+        setGram(try bufferGram(columns: 0..<filledColumns))
     }
 
     /// Writes an m×m matrix into the leading block of `gram` and marks m columns current.

@@ -22,8 +22,7 @@ extension FrequentDirectionsSketch {
         precondition(keptColumns <= gramColumns && gramColumns <= filledColumns,
                      "FD: Gram covers \(gramColumns) of \(filledColumns) columns, \(keptColumns) kept")
         if gramColumns > 0 {
-            var full = Matrix(rows: gramColumns, columns: gramColumns)
-            try! BLAS.syrk(.transpose, buffer, columns: 0..<gramColumns, &full)
+            let full = try! bufferGram(columns: 0..<gramColumns)
             let maintained = currentGram()
             let scale = (0..<gramColumns).map { full[$0, $0] }.max() ?? 0
             for j in keptColumns..<gramColumns {
@@ -34,8 +33,7 @@ extension FrequentDirectionsSketch {
             }
         }
         if keptColumns > 0 {
-            var gram = Matrix(rows: keptColumns, columns: keptColumns)
-            try! BLAS.syrk(.transpose, buffer, columns: 0..<keptColumns, &gram)
+            let gram = try! bufferGram(columns: 0..<keptColumns)
             let scale = keptSquaredNorms.max() ?? 0
             for j in 0..<keptColumns {
                 for i in 0..<keptColumns {

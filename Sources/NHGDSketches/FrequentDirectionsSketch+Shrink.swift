@@ -30,9 +30,10 @@ extension FrequentDirectionsSketch {
         // K = MᵀM: K₁₁ = diag(σ²) for the kept, orthogonal columns, K₁₂ and K₂₂ by one bordering
         // gemm over the columns appended since the last shrink or solve; or recomputed by syrk
         // to re-orthogonalise.
-        if fullGram { try recomputeGram() } else { updateGram() }
+        if fullGram { try recomputeGram() } else { try updateGram() }
         let gram = currentGram()
-        let eigen = try SymmetricEigendecomposition(gram)
+        // Once, on rank 0, and broadcast: every rank rotates its rows by the same eigenvectors.
+        let eigen = try SymmetricEigendecomposition(gram, decomposedOnRootOf: shard.communicator)
         var trace = 0.0
         for i in 0..<m { trace += gram[i, i] }
         // Ascending eigenvalues: the ℓ largest are λ[m-1], …, λ[m-ℓ]; δ = λ[m-ℓ-1].
@@ -60,7 +61,7 @@ extension FrequentDirectionsSketch {
         setDiagonalGram(norms)
         columnScale = 1
         shrunkMass += c * c * delta
-        roundingAllowance += Double(dimension + 6 * m + 16) * Double.ulpOfOne * c * c * trace
+        roundingAllowance += Double(shard.globalDimension + 6 * m + 16) * Double.ulpOfOne * c * c * trace
         shrinksSinceFullGram = fullGram ? 0 : shrinksSinceFullGram + 1
     }
 

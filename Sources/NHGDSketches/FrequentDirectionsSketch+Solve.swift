@@ -53,18 +53,38 @@ extension FrequentDirectionsSketch {
         let diagonal = compensated(extra).adding(lambda)
         if let cached = capacitanceCache, cached.version == version, cached.diagonal == diagonal {
             return try WoodburyFactorization(diagonal: diagonal, factor: buffer, columns: m, columnScale: c,
-                                             capacitanceFactor: cached.factor)
+                                             capacitanceFactor: cached.factor, shard: shard)
         }
         let capacitance: Matrix
+        let uniform = diagonal.uniformValue.map { $0 > 0 && $0.isFinite } ?? false
+        if shard.isDistributed, !uniform {
+            // A positive diagonal on every rank, checked before any collective: each rank
+            // tests its rows and the verdict is agreed.
+            var bad = [Double](repeating: 0, count: 1)
+            for i in 0..<dimension where !(diagonal[i] > 0 && diagonal[i].isFinite) { bad[0] = 1; break }
+            try shard.communicator.allreduceSum(&bad)
+            if bad[0] > 0 {
+                throw LinearAlgebraError.invalidArgument(operation: operation,
+                                                         message: "diagonal + damping must be positive on every rank")
+            }
+        }
         if let mu = diagonal.uniformValue, mu > 0, mu.isFinite {
-            updateGram()
+            try updateGram()
             var g = currentGram()
             BLAS.scale(&g.storage, by: c * c / mu)
             for i in 0..<m { g[i, i] += 1 }
             capacitance = g
         } else {
             capacitance = try WoodburyFactorization.capacitance(factor: buffer, columns: m, columnScale: c,
-                                                                diagonal: diagonal)
+                                                                diagonal: diagonal, shard: shard)
+        }
+        if shard.isDistributed {
+            // Factored once, on rank 0, and broadcast (ranks cannot drift apart by rounding).
+            let factor = try CholeskyFactorization(capacitance, factoredOnRootOf: shard.communicator)
+            let factorization = try WoodburyFactorization(diagonal: diagonal, factor: buffer, columns: m, columnScale: c,
+                                                          capacitanceFactor: factor, shard: shard)
+            capacitanceCache = CapacitanceCache(version: version, diagonal: diagonal, factor: factor)
+            return factorization
         }
         let factorization = try WoodburyFactorization(diagonal: diagonal, factor: buffer, columns: m, columnScale: c,
                                                       capacitance: capacitance)

@@ -31,9 +31,23 @@ import NHGDLinearAlgebra
 /// Memory: the p×2ℓ buffer, plus p doubles for `.residualDiagonal`, plus row-panel scratch of
 /// at most p doubles (for p ≥ 192ℓ): within the `(2ℓ + 2)·p·8`-byte budget. In steady state an ingest
 /// allocates nothing p-sized (the `.svd` shrink does: it is the reference method).
+///
+/// **Sharded across ranks** (``init(shard:rank:compensation:shrinkMethod:)``, ALGORITHMS.md §8):
+/// each rank of a ``Communicator`` holds its ``RowShard`` of the buffer's rows (and of the
+/// tracked diagonal), so memory per rank is ∝ p/R, and every rank is handed its rows of each
+/// block. What needs all p rows is a sum of per-rank parts: column norms (one allreduce of 2s
+/// doubles per ingest), the Gram matrix's new entries (one allreduce of m·s per block, k² per
+/// re-orthogonalising shrink), and a non-uniform capacitance. The shrink's eigendecomposition
+/// and the capacitance's Cholesky factor are computed once, on rank 0, and broadcast, so ranks
+/// cannot drift apart by rounding; rotations and forgetting are local. The one-process sketch
+/// is the case R = 1 (``RowShard/whole(_:)``), which calls no collective. ``dimension`` is the
+/// number of rows this rank holds; all ranks must make the same calls with the same column
+/// ranges and β (the collectives' rule).
 public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
-    /// p.
+    /// The rows this sketch holds: p (the local rows of a sharded sketch).
     public let dimension: Int
+    /// Which rows of the p-dimensional sketch these are, and the ranks that hold the others.
+    public let shard: RowShard
     /// ℓ, the number of directions kept after a shrink.
     public let rank: Int
     /// What is added to the diagonal for the shrunk mass.
@@ -94,15 +108,33 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     public init(
         dimension: Int, rank: Int, compensation: DiagonalCompensation = .none, shrinkMethod: ShrinkMethod = .gramTrick
     ) throws {
+        try requirePositive(dimension, "dimension", "FrequentDirectionsSketch.init")
+        try self.init(shard: .whole(dimension), rank: rank, compensation: compensation, shrinkMethod: shrinkMethod)
+    }
+
+    /// Creates an empty sketch of which this rank holds the rows `shard.rows` (see the type's
+    /// notes on sharding). Every rank of `shard.communicator` must create its part with the
+    /// same p, rank and options.
+    /// - Throws: as ``init(dimension:rank:compensation:shrinkMethod:)``; `invalidArgument` for
+    ///   the `.svd` shrink with more than one rank (it needs all rows of the buffer at once).
+    public init(
+        shard: RowShard, rank: Int, compensation: DiagonalCompensation = .none, shrinkMethod: ShrinkMethod = .gramTrick
+    ) throws {
         let op = "FrequentDirectionsSketch.init"
+        let dimension = shard.localDimension
         try requirePositive(dimension, "dimension", op)
         try requirePositive(rank, "rank", op)
+        if shard.isDistributed, shrinkMethod == .svd {
+            throw LinearAlgebraError.invalidArgument(
+                operation: op, message: "the .svd shrink needs the whole buffer on one rank; use .gramTrick when sharded")
+        }
         if case let .gramTrick(interval) = shrinkMethod { try requirePositive(interval, "reorthogonalizationInterval", op) }
         let (elements, overflow) = dimension.multipliedReportingOverflow(by: 2 * rank)
         guard !overflow, elements <= Int.max / 8 else {
             throw LinearAlgebraError.tooLargeToMaterialize(dimension: dimension, bytesNeeded: Int.max, bytesAllowed: Int.max)
         }
         self.dimension = dimension
+        self.shard = shard
         self.rank = rank
         self.compensation = compensation
         self.shrinkMethod = shrinkMethod
@@ -143,15 +175,15 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     /// - Complexity: O(p·s) to append s columns, plus a shrink (≈ 7pℓ² flops for the Gram
     ///   trick) every ℓ appended columns: amortised O(pℓ) per column.
     public mutating func ingest(_ block: Matrix, columns: Range<Int>, forgetting beta: Double) throws {
-        try validateIngest(block, columns: columns, forgetting: beta, dimension: dimension,
-                           operation: "FrequentDirectionsSketch.ingest")
+        // Validated on every rank, and (sharded) agreed: norms and zero columns over all rows.
+        let summary = try columnSummary(block, columns: columns, forgetting: beta,
+                                        operation: "FrequentDirectionsSketch.ingest")
         // Every Gram entry, eigenvalue and diagonal the sketch forms from a column is bounded by
         // its squared norm times the buffer's width: refuse, before anything changes, a column
         // whose squared norm would leave no headroom (an entry of 1e200 made dsyevd fail after
         // the buffer had changed).
         var largest = 0.0, mass = 0.0
-        for j in columns {
-            let norm = BLAS.columnNorm(block, j)
+        for norm in summary.norms {
             largest = max(largest, norm)
             mass += norm * norm
         }
@@ -165,7 +197,7 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         roundingAllowance += Double(2 * rank + 4) * Double.ulpOfOne * mass
         // Stored columns are a / c: fold c in first if that would take them past the same limit.
         if largest / columnScale > Self.largestColumnNorm { foldColumnScale() }
-        for j in columns where !block.isZeroColumn(j) {
+        for (n, j) in columns.enumerated() where summary.nonzero[n] {
             if filledColumns == 2 * rank { try shrink() }
             if compensation == .residualDiagonal {
                 var diagonal = exactDiagonal   // moved out and back: no copy, no overlapping access
@@ -208,7 +240,8 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
 
     /// `diag(d) + U Uᵀ` with `U = B` (all m ≤ 2ℓ buffered columns, so nothing more is lost) and
     /// `d = extraDiagonal + compensation` (see `compensated(_:)`): a copy, for references and
-    /// tests; solves read the buffer in place through ``inverse(adding:damping:)``.
+    /// tests; solves read the buffer in place through ``inverse(adding:damping:)``. Sharded,
+    /// this rank's rows of U and d (gather them for the whole operator).
     /// - Complexity: O(p·m) (a copy of the buffer).
     public func lowRankPlusDiagonal(adding extraDiagonal: [Double]?) throws -> LowRankPlusDiagonal {
         let d = try validatedExtraDiagonal(extraDiagonal, dimension: dimension,
@@ -238,9 +271,9 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
     /// - Throws: `dimensionMismatch` or `invalidArgument` when p, ℓ or the compensation differ.
     public mutating func merge(_ other: FrequentDirectionsSketch) throws {
         let op = "FrequentDirectionsSketch.merge"
-        guard other.dimension == dimension else {
+        guard other.dimension == dimension, other.shard == shard else {
             throw LinearAlgebraError.dimensionMismatch(operation: op, expected: "dimension \(dimension)",
-                                                       actual: "dimension \(other.dimension)")
+                                                       actual: "dimension \(other.dimension) (or another shard)")
         }
         guard other.rank == rank, other.compensation == compensation else {
             throw LinearAlgebraError.invalidArgument(
@@ -252,7 +285,8 @@ public struct FrequentDirectionsSketch: MergeableFisherSketch, Equatable {
         if filledColumns + incoming.filledColumns > 2 * rank { try shrink() }
         foldColumnScale()
         let count = incoming.filledColumns
-        for j in 0..<count where !incoming.buffer.isZeroColumn(j) {
+        let nonzero = try nonzeroColumns(of: incoming.buffer, columns: 0..<count)
+        for j in 0..<count where nonzero[j] {
             copyColumn(j, of: incoming.buffer, multiplier: incoming.columnScale, into: &buffer, at: filledColumns)
             filledColumns += 1
         }

@@ -81,7 +81,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         // or more the worker has a whole SGD step to fold a block in before it is refilled.
         let interval = columnPlan?.request.interval ?? 1
         self.workspace = InnerWorkspace(p: problem.innerDimension, b: sampler.batchSize, curvatureColumns: extra,
-                                        columnBlocks: configuration.pipelined && interval == 1 ? 2 : 1)
+                                        columnBlocks: configuration.pipelined && !estimator.observesOnCallerThread
+                                            && interval == 1 ? 2 : 1)
     }
 
     /// Runs the remaining outer iterations, calling `progress` after each one.
@@ -169,7 +170,8 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
         let steps = configuration.innerSteps
         if steps == 0 { return }
         columnPlan?.startOuterIteration()
-        let worker = columnPlan != nil && configuration.pipelined ? SketchWorker(estimatorBox) : nil
+        let pipelines = configuration.pipelined && !estimatorBox.estimator.observesOnCallerThread
+        let worker = columnPlan != nil && pipelines ? SketchWorker(estimatorBox) : nil
         let b = sampler.batchSize
         let eta = configuration.innerLearningRate
         let sampledLabels = columnPlan?.request.labels == .sampled

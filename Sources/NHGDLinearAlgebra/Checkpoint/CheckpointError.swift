@@ -26,7 +26,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case let .unsupportedVersion(found, supported):
             return "checkpoint format version \(found), this build reads version \(supported)"
         case let .truncated(needed, available):
-            return "checkpoint is truncated (needs \(needed) more bytes, \(available) left)"
+            return "checkpoint is truncated (a part of \(needed) bytes has only \(available))"
         case let .checksumMismatch(stored, computed):
             return "checkpoint is corrupt (checksum \(hex(stored)) stored, \(hex(computed)) computed)"
         case let .configurationMismatch(detail): return "checkpoint is of another run: \(detail)"

@@ -149,6 +149,10 @@ import NHGDExperiments
                                                          damping: 1e-2, columns: Self.natural().columns),
             configuration: c).checkpoint()
         expectRefused(otherProblem, { if case .configurationMismatch = $0 { true } else { false } }, "another problem")
+        // An identity with a newline (found by the checkpoint-reader fuzz target) is still a
+        // one-line refusal.
+        let newline = CheckpointFile.encode(identity: "columns=a\nb;seed=4") { _ in }
+        expectRefused(newline, { if case .configurationMismatch = $0 { true } else { false } }, "an identity with a newline")
         // Resealed edits of the payload: a state that cannot be valid, with a valid checksum.
         var appended = good + [0]
         appended = Self.resealed(Array(appended))

@@ -82,10 +82,24 @@ public enum CheckpointFile {
         let a = fields(stored), b = fields(expected)
         let storedByKey = Dictionary(a, uniquingKeysWith: { x, _ in x })
         for (key, value) in b where storedByKey[key] != value {
-            let was = storedByKey[key].map { "'\($0)'" } ?? "absent"
-            return "\(key) is '\(value)' here but \(was) in the checkpoint"
+            let was = storedByKey[key].map { "'\(oneLine($0))'" } ?? "absent"
+            return "\(oneLine(key)) is '\(oneLine(value))' here but \(was) in the checkpoint"
         }
-        return "its identity differs ('\(stored.prefix(80))')"
+        return "its identity differs ('\(oneLine(stored))')"
+    }
+
+    /// At most 160 characters of `text` with control characters escaped (`\u{A}`): an
+    /// identity read from a damaged file may hold anything, and an error stays one line.
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars.prefix(160) {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > 160 ? out + "…" : out
     }
 }
 

@@ -37,6 +37,8 @@ nonisolated(unsafe) let base: (optimizer: BilevelOptimizer<Estimator>, checkpoin
     return (optimizer, try! optimizer.checkpoint(identity: "fuzz=1"))
 }()
 
+nonisolated(unsafe) var baseChecked = false
+
 /// `payload` behind a header with its true length and checksum.
 func sealed(_ payload: [UInt8]) -> [UInt8] {
     var w = CheckpointWriter()
@@ -70,11 +72,16 @@ public func fuzzCheckpointReader(_ start: UnsafeRawPointer?, _ count: Int) -> CI
         }
         file = sealed(payload)
     }
-    // A fresh optimiser (copies would share the estimator's box) at the base state.
+    // A fresh optimiser (copies would share the estimator's box) at the base state, whose own
+    // checkpoint is the base checkpoint (checked once, at the first input).
     var optimizer = try! BilevelOptimizer(problem: base.optimizer.problem, estimator: base.optimizer.estimator,
                                           configuration: base.optimizer.configuration)
     try! optimizer.restore(checkpoint: base.checkpoint, identity: "fuzz=1")
-    let before = try! optimizer.checkpoint(identity: "fuzz=1")
+    let before = base.checkpoint
+    if !baseChecked {
+        precondition(try! optimizer.checkpoint(identity: "fuzz=1") == before, "a restored base does not checkpoint to itself")
+        baseChecked = true
+    }
     do {
         try optimizer.restore(checkpoint: file, identity: "fuzz=1")
         _ = try optimizer.checkpoint(identity: "fuzz=1")

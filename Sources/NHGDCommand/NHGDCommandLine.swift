@@ -109,7 +109,7 @@ public enum NHGDCommandLine {
     /// `clean` and `regularize` (not `compare`, which runs several estimators in turn).
     static let checkpointOptions: [OptionDeclaration] = [
         .string("checkpoint", valueName: "FILE",
-                help: "Write the whole state to FILE (atomically) after every outer iteration, so that --resume FILE can continue the run; SIGINT or SIGTERM then stops after the current iteration."),
+                help: "Write the whole state to FILE (atomically) after every outer iteration, so that --resume FILE can continue the run (SIGINT or SIGTERM stops a run after the current iteration and its checkpoint)."),
         .string("resume", valueName: "FILE",
                 help: "Continue from a checkpoint written by the same command line; the result equals that of the uninterrupted run bit for bit."),
     ]

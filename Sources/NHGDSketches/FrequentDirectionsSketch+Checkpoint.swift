@@ -35,7 +35,8 @@ extension FrequentDirectionsSketch: CheckpointableState {
         let width = 2 * rank
         let filled = try reader.readInt(in: 0...width, "FD filled columns")
         let kept = try reader.readInt(in: 0...filled, "FD kept columns")
-        let gramCount = try reader.readInt(in: 0...filled, "FD Gram columns")
+        // Between operations the Gram matrix covers every buffered column.
+        let gramCount = try reader.readInt(in: filled...filled, "FD Gram columns")
         let norms = try reader.readDoubles(count: kept, "FD kept norms")
         let scale = try reader.readDouble(), mass = try reader.readDouble(), rounding = try reader.readDouble()
         guard scale.isFinite, scale > 0, mass.isFinite, mass >= 0, rounding.isFinite, rounding >= 0 else {

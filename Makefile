@@ -87,7 +87,7 @@ test-sanitize: deps
 # The concurrency tests alone under ThreadSanitizer (CI runs this after `make test`): the
 # pipelined optimiser, BLAS.withThreadCount, held signals, a reader racing output commits, and the
 # standard streams.
-TSAN_TESTS := OptimizerTests/pipelined|BLASThreadCountTests|TerminationSignalsTests|readersNeverSeeAMixedSet|LostOutputTests|everyEstimatorRunsInCompare
+TSAN_TESTS := OptimizerTests/pipelined|CheckpointResumeTests/pipelined|BLASThreadCountTests|TerminationSignalsTests|readersNeverSeeAMixedSet|LostOutputTests|everyEstimatorRunsInCompare
 test-tsan: deps
 	@mkdir -p .build
 	@set -o pipefail; $(SWIFT) test --sanitize=thread --build-path .build/tsan --filter '$(TSAN_TESTS)' 2>&1 | tee .build/tsan-concurrency.log

@@ -95,6 +95,7 @@ enum BenchmarkRegistry {
         SketchSuite(),
         OverheadSuite(),
         ScalingSuite(),
+        SoakSuite(),
     ]
 
     static func suite(named name: String) -> (any BenchmarkSuite)? {

@@ -106,6 +106,13 @@ public enum NHGDCommandLine {
         if let name = parsed.string("estimator") { return EstimatorName(rawValue: name)! }
         return parsed.string("model") == "mlp" ? .nhgdPCG : .nhgd
     }
+    /// `clean` and `regularize` (not `compare`, which runs several estimators in turn).
+    static let checkpointOptions: [OptionDeclaration] = [
+        .string("checkpoint", valueName: "FILE",
+                help: "Write the whole state to FILE (atomically) after every outer iteration, so that --resume FILE can continue the run (SIGINT or SIGTERM stops a run after the current iteration and its checkpoint)."),
+        .string("resume", valueName: "FILE",
+                help: "Continue from a checkpoint written by the same command line; the result equals that of the uninterrupted run bit for bit."),
+    ]
     static let noiseOption = OptionDeclaration.real(
         "noise", default: 0.5, .within(0...1), help: "Fraction of training labels corrupted (clean only).")
     static let modelOption = OptionDeclaration.string(
@@ -125,10 +132,12 @@ public enum NHGDCommandLine {
             CommandDeclaration(
                 "clean", abstract: "Data hyper-cleaning of MNIST-5k: learn one weight per training sample so that corrupted labels are down-weighted.",
                 options: [cleaningEstimatorOption, noiseOption, modelOption, hiddenOption]
-                    + commonOptions(splitDefaults: true, .perModel(linear: .cleaning, network: .networkCleaning))),
+                    + commonOptions(splitDefaults: true, .perModel(linear: .cleaning, network: .networkCleaning))
+                    + checkpointOptions),
             CommandDeclaration(
                 "regularize", abstract: "Learn a per-feature L2 penalty of logistic regression on breast cancer, or on a binary MNIST pair with --pair.",
-                options: [estimatorOption, pairOption] + commonOptions(splitDefaults: false, .declared(.regularization))),
+                options: [estimatorOption, pairOption] + commonOptions(splitDefaults: false, .declared(.regularization))
+                    + checkpointOptions),
             CommandDeclaration(
                 "compare", abstract: "Run several hypergradient estimators on the same task and compare time to a target outer loss.",
                 options: [

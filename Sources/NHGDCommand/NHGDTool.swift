@@ -7,8 +7,13 @@ public enum ToolExitStatus: Int32, Sendable {
     case success = 0
     /// The run failed after the command line was accepted (numerical or I/O failure).
     case failure = 1
-    /// The command line was wrong: an unknown or duplicate option, a bad value, a missing file.
+    /// The command line was wrong: an unknown or duplicate option, a bad value, a missing file,
+    /// an unusable `--resume` checkpoint.
     case usage = 2
+    /// SIGINT stopped the run after an outer iteration (128 + 2).
+    case interrupted = 130
+    /// SIGTERM stopped the run after an outer iteration (128 + 15).
+    case terminated = 143
 }
 
 /// The `nhgd` command-line tool, with its streams, clock and numerics injected so that
@@ -117,6 +122,19 @@ public struct NHGDTool: Sendable {
                 return usageError("bad '--output': \(error.description)", path: path)
             }
         }
+        if let file = parsed.string("checkpoint"), let problem = Self.checkpointLocationProblem(file) {
+            return usageError("bad '--checkpoint': \(problem)", path: path)
+        }
+        if let file = parsed.string("resume") {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) || isDirectory.boolValue
+                || !FileManager.default.isReadableFile(atPath: file) {
+                let reason = !FileManager.default.fileExists(atPath: file) ? "no such file"
+                    : isDirectory.boolValue ? "it is a directory" : "permission denied"
+                standardError.write("nhgd: error: \(CheckpointRejection(path: file, reason: reason).description.escapingControlCharacters)\n")
+                return .usage
+            }
+        }
         let quiet = parsed.flag("quiet")
         do {
             for configuration in configurations { try runner.check(configuration) }
@@ -127,29 +145,39 @@ public struct NHGDTool: Sendable {
             return .failure
         }
 
-        // Run.
+        // Run: SIGINT and SIGTERM stop it after the current outer iteration (and its checkpoint).
         let start = clock()
         var outcomes: [(estimator: EstimatorName, outcome: Result<RunOutcome, any Error>)] = []
-        for configuration in configurations {
-            do {
-                let outcome = try runner.run(configuration) { record in
-                    guard !quiet else { return }
-                    standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n")
-                    if case .clean = configuration.task, record.iteration == configuration.outerSteps {
-                        standardOutput.write("[\(record.estimator)] training the four reference models (corrupted, oracle, oracle unchanged, cleaned)\n")
+        let stopped: ToolExitStatus? = StopSignals.catching {
+            for configuration in configurations {
+                do {
+                    let outcome = try runner.run(configuration) { record in
+                        guard !quiet else { return }
+                        standardOutput.write(progressLine(record, of: configuration.outerSteps) + "\n")
+                        if case .clean = configuration.task, record.iteration == configuration.outerSteps {
+                            standardOutput.write("[\(record.estimator)] training the four reference models (corrupted, oracle, oracle unchanged, cleaned)\n")
+                        }
                     }
+                    outcomes.append((configuration.estimator, .success(outcome)))
+                } catch let interruption as RunInterruption {
+                    standardError.write(resumeLine(interruption, arguments: arguments).escapingControlCharacters + "\n")
+                    return interruption.signal == SIGTERM ? .terminated : .interrupted
+                } catch let rejection as CheckpointRejection {
+                    standardError.write("nhgd: error: \(rejection.description.escapingControlCharacters)\n")
+                    return .usage
+                } catch let error as any RunnerUsageError {
+                    return usageError(error.description, path: path)
+                } catch {
+                    if configurations.count == 1 {
+                        standardError.write("nhgd: error: \(describe(error))\n")
+                        return .failure
+                    }
+                    outcomes.append((configuration.estimator, .failure(error)))
                 }
-                outcomes.append((configuration.estimator, .success(outcome)))
-            } catch let error as any RunnerUsageError {
-                return usageError(error.description, path: path)
-            } catch {
-                if configurations.count == 1 {
-                    standardError.write("nhgd: error: \(describe(error))\n")
-                    return .failure
-                }
-                outcomes.append((configuration.estimator, .failure(error)))
             }
+            return nil
         }
+        if let stopped { return stopped }
         let seconds = clock() - start
         // `compare`: a warning per failed estimator when others succeeded; when none did, the
         // run failed, and that is one error line naming each estimator's reason.
@@ -205,6 +233,49 @@ public struct NHGDTool: Sendable {
         }
         standardOutput.write(summary.serialized() + "\n")
         return .success
+    }
+
+    /// The one line of a stopped run: the signal, the iterations done, and how to resume (the
+    /// same command line with `--resume FILE`), or that no checkpoint was asked for.
+    func resumeLine(_ stop: RunInterruption, arguments: [String]) -> String {
+        let head = "nhgd: stopped by \(StopSignals.name(of: stop.signal)) after outer iteration "
+            + "\(stop.completedIterations) of \(stop.totalIterations)"
+        guard let file = stop.checkpointFile else {
+            return head + "; no checkpoint was written (rerun with --checkpoint FILE to be able to resume)"
+        }
+        var kept: [String] = []
+        var skipNext = false
+        for argument in arguments {
+            if skipNext { skipNext = false; continue }
+            if argument == "--resume" { skipNext = true; continue }
+            if argument.hasPrefix("--resume=") { continue }
+            kept.append(argument)
+        }
+        let command = (["nhgd"] + kept + ["--resume", file]).map(Self.shellQuoted).joined(separator: " ")
+        return head + "; resume with: " + command
+    }
+
+    /// `word` as a POSIX shell word: unchanged when it is safe, single-quoted otherwise.
+    static func shellQuoted(_ word: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+%@")
+        if !word.isEmpty, word.allSatisfy(safe.contains) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Why checkpoints could not be written to `file` (checked before the run), or `nil`: it
+    /// must not be a directory, and its directory must exist and be writable (the atomic write
+    /// creates a temporary beside it).
+    static func checkpointLocationProblem(_ file: String) -> String? {
+        var isDirectory: ObjCBool = false
+        if file.hasSuffix("/") || (FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            return "'\(file)' is a directory"
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "directory '\(directory)' does not exist"
+        }
+        guard access(directory, W_OK) == 0 else { return "cannot create files in '\(directory)'" }
+        return nil
     }
 
     /// What `--output DIR` holds after a run, all three from the same run.

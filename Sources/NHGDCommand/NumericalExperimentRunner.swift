@@ -1,5 +1,6 @@
 import Foundation
 import NaturalHypergradient
+import NHGDReporting
 
 /// The runner `nhgd` uses: builds the problem for the task, the estimator by name and a
 /// ``BilevelOptimizer``, runs it, and trains the reference models the report compares against.
@@ -23,7 +24,14 @@ public struct NumericalExperimentRunner: ExperimentRunner {
     /// stops at the same budget, see Docs/cli.md).
     public static let networkReferenceSolver = try! InnerSolver(gradientTolerance: 1e-5, maxIterations: 60)
 
-    public init() {}
+    /// Polled after every outer iteration (and its checkpoint): a signal number stops the run
+    /// there with a ``RunInterruption``. By default the stop signals ``StopSignals`` caught;
+    /// tests inject their own, since those are process-wide.
+    public var stopRequest: @Sendable () -> Int32?
+
+    public init(stopRequest: @escaping @Sendable () -> Int32? = { StopSignals.requested }) {
+        self.stopRequest = stopRequest
+    }
 
     public func run(_ configuration: RunConfiguration, progress: (TraceRecord) -> Void) throws -> RunOutcome {
         // With two or more threads the inner loop is pipelined (SGD on one worker, the sketch
@@ -196,15 +204,25 @@ public struct NumericalExperimentRunner: ExperimentRunner {
         configuration.blasThreads = max(1, c.threads / 2)
         configuration.pipelined = c.threads >= 2
 
-        func run<E: HypergradientEstimator>(_ estimator: E) throws -> (x: [Double], y: [Double], trace: [TraceRecord])
+        func run<E: CheckpointableEstimator>(_ estimator: E) throws -> (x: [Double], y: [Double], trace: [TraceRecord])
             where E.Problem == P {
             var optimizer = try BilevelOptimizer(problem: problem, estimator: estimator, configuration: configuration)
             var trace: [TraceRecord] = []
-            _ = try withoutActuallyEscaping(progress) { report in
-                try optimizer.run { record in
-                    let traced = TraceRecord(estimator: c.estimator, record)
-                    trace.append(traced)
-                    report(traced)
+            if let path = c.resumeFile {
+                try resume(&optimizer, from: path, c)
+                trace = optimizer.trace.map { TraceRecord(estimator: c.estimator, $0) }
+            }
+            while optimizer.trace.count < configuration.outerIterations {
+                let record = try optimizer.step()
+                if let path = c.checkpointFile {
+                    try AtomicFile.write(optimizer.checkpoint(identity: c.checkpointIdentity), to: path)
+                }
+                let traced = TraceRecord(estimator: c.estimator, record)
+                trace.append(traced)
+                progress(traced)
+                if let signal = stopRequest() {
+                    throw RunInterruption(signal: signal, completedIterations: record.iteration,
+                                          totalIterations: configuration.outerIterations, checkpointFile: c.checkpointFile)
                 }
             }
             return (optimizer.x, optimizer.y, trace)
@@ -242,6 +260,25 @@ public struct NumericalExperimentRunner: ExperimentRunner {
             return try run(CurvatureAwareHypergradient<P>(iterations: budget))
         case .nystrom:
             return try run(NystromHypergradient<P>(rank: c.nystromRank, shift: c.nystromShift))
+        }
+    }
+
+    /// Restores `optimizer` from the checkpoint at `path`; whatever is wrong with it (unreadable,
+    /// not a checkpoint, another version, truncated, corrupt, of another command line or
+    /// problem) is a ``CheckpointRejection`` and leaves the optimiser as it was.
+    func resume<E: CheckpointableEstimator>(_ optimizer: inout BilevelOptimizer<E>, from path: String, _ c: RunConfiguration)
+        throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw CheckpointRejection(path: path, reason: FileManager.default.fileExists(atPath: path)
+                ? "it cannot be read" : "no such file")
+        }
+        do {
+            try optimizer.restore(checkpoint: bytes, identity: c.checkpointIdentity)
+        } catch let error as CheckpointError {
+            throw CheckpointRejection(path: path, reason: error.description)
         }
     }
 

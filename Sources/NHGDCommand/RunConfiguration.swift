@@ -127,6 +127,12 @@ public struct RunConfiguration: Equatable, Sendable {
     public var split: SplitRequest
     /// A user's CSV file (label in the last column) instead of the built-in data set.
     public var dataFile: String?
+    /// `--checkpoint FILE`: the whole state is written there (atomically) after every outer
+    /// iteration. Not part of ``json`` or ``checkpointIdentity``.
+    public var checkpointFile: String?
+    /// `--resume FILE`: the run continues from this checkpoint, which must have been written
+    /// by the same configuration (``checkpointIdentity``).
+    public var resumeFile: String?
 
     /// Defaults are those of `nhgd clean` (``TaskDefaults/cleaning``).
     public init(task: ExperimentTask, model: CleaningModel = .linear, estimator: EstimatorName, rank: Int = 64, damping: Double = 1e-3,
@@ -247,6 +253,23 @@ public struct RunConfiguration: Equatable, Sendable {
         split = SplitRequest(training: parsed.integer("train"), validation: parsed.integer("validation"),
                              test: parsed.integer("test"))
         dataFile = parsed.string("data")
+        checkpointFile = parsed.string("checkpoint")
+        resumeFile = parsed.string("resume")
+    }
+
+    /// What a checkpoint of this run must match to be resumed: the task and every field of
+    /// ``json`` as `key=value` fields (`;` and `=` in values escaped), so that a resumed run
+    /// computes what the interrupted one would have (`--threads` included: it sets OpenBLAS's
+    /// thread count, which changes the rounding of its reductions).
+    public var checkpointIdentity: String {
+        guard case let .object(pairs) = json else { return "" }
+        return pairs.map { key, value in
+            var json = value.serialized()
+            if json.count >= 2, json.hasPrefix("\""), json.hasSuffix("\"") { json = String(json.dropFirst().dropLast()) }
+            let text = json.replacingOccurrences(of: "%", with: "%25")
+                .replacingOccurrences(of: ";", with: "%3B").replacingOccurrences(of: "=", with: "%3D")
+            return "\(key)=\(text)"
+        }.joined(separator: ";")
     }
 
     /// The configuration as an ordered JSON object (for trace.json).

@@ -34,6 +34,12 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable, Equatable {
         return result
     }
 
+    /// The 256-bit state, for checkpoints (``CheckpointableState``).
+    var words: [UInt64] {
+        get { [s0, s1, s2, s3] }
+        set { (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
+
     /// An independent generator seeded from this one's next output (advances `self`).
     public mutating func split() -> Xoshiro256StarStar {
         Xoshiro256StarStar(seed: next())

@@ -9,11 +9,17 @@ public enum AtomicFile {
     /// Writes `contents` to `path` atomically and durably.
     /// - Throws: ``OutputError/writeFailed(path:reason:)``; no temporary file is left behind.
     public static func write(_ contents: String, to path: String) throws(OutputError) {
+        try write(Array(contents.utf8), to: path)
+    }
+
+    /// Writes `bytes` to `path` atomically and durably (checkpoints).
+    /// - Throws: ``OutputError/writeFailed(path:reason:)``; no temporary file is left behind.
+    public static func write(_ bytes: [UInt8], to path: String) throws(OutputError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/" + FileSystemCalls.temporaryName(for: url.lastPathComponent, kind: "tmp")
         try TerminationSignals.deferring { () throws(OutputError) in
-            if let code = FileSystemCalls.writeNewFile(Array(contents.utf8), at: temporary) {
+            if let code = FileSystemCalls.writeNewFile(bytes, at: temporary) {
                 throw .writeFailed(path: path, reason: FileSystemCalls.reason(code))
             }
             if let code = FileSystemCalls.rename(temporary, path) {

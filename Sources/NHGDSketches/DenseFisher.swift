@@ -9,8 +9,8 @@ import NHGDLinearAlgebra
 public struct DenseFisher: FisherSketch, Equatable {
     public let dimension: Int
     /// F, p×p symmetric.
-    public private(set) var matrix: Matrix
-    public private(set) var ingestedCount = 0
+    public internal(set) var matrix: Matrix
+    public internal(set) var ingestedCount = 0
 
     /// - Parameter maxBytes: the most memory F may take (default 512 MiB, p ≤ 8192).
     /// - Throws: `invalidArgument` for p < 1; `tooLargeToMaterialize(dimension:bytesNeeded:bytesAllowed:)`

@@ -10,8 +10,8 @@ import NHGDLinearAlgebra
 public struct DiagonalFisher: FisherSketch, Equatable {
     public let dimension: Int
     /// `diag(F)`.
-    public private(set) var diagonal: [Double]
-    public private(set) var ingestedCount = 0
+    public internal(set) var diagonal: [Double]
+    public internal(set) var ingestedCount = 0
 
     /// - Throws: `invalidArgument` for p < 1.
     public init(dimension: Int) throws {

@@ -14,7 +14,7 @@ public struct AmIGOHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradi
     public let steps: Int
     public let stepSize: Double
     public let batchSize: Int?
-    private var previousSolution: [Double]?
+    var previousSolution: [Double]?
 
     public init(steps: Int = 10, stepSize: Double, batchSize: Int? = nil) throws {
         (self.steps, self.stepSize, self.batchSize) = try validatedSolverSettings(

@@ -20,7 +20,7 @@ public struct ConjugateGradientHypergradient<Problem: SecondOrderBilevelProblem>
     public let warmStart: Bool
     /// Minibatch for the Hessian-vector products (`nil`: all training data).
     public let batchSize: Int?
-    private var previousSolution: [Double]?
+    var previousSolution: [Double]?
 
     public init(iterations: Int = 10, tolerance: Double = 1e-10, warmStart: Bool = true, batchSize: Int? = nil) throws {
         (self.iterations, self.tolerance, self.batchSize) = try validatedSolverSettings(

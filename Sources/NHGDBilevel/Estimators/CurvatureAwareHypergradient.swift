@@ -32,7 +32,7 @@ public struct CurvatureAwareHypergradient<Problem: SecondOrderBilevelProblem>: H
     /// Minibatch for the Hessian-vector products and `∇ᵧg` (`nil`: all training data).
     public let batchSize: Int?
     /// `y⁺ = y − v` of the last estimate.
-    public private(set) var correctedInner: [Double]?
+    public internal(set) var correctedInner: [Double]?
 
     /// - Parameters:
     ///   - iterations: K ≥ 1.

@@ -31,15 +31,15 @@ public struct LBFGSInverseHessian: Sendable {
     public let curvatureThreshold: Double
 
     /// Ring buffer of the pairs; slot `(oldest + i) % memory` holds the i-th oldest.
-    private var steps: [[Double]]
-    private var gradientChanges: [[Double]]
-    private var inverseCurvatures: [Double]   // ρᵢ = 1 / sᵢᵀyᵢ
-    private var oldest = 0
+    var steps: [[Double]]
+    var gradientChanges: [[Double]]
+    var inverseCurvatures: [Double]   // ρᵢ = 1 / sᵢᵀyᵢ
+    var oldest = 0
     /// Number of pairs held, `0 … memory`.
-    public private(set) var pairCount = 0
+    public internal(set) var pairCount = 0
     /// Pairs offered to ``append(s:y:)`` and rejected by the safeguard, since the last
     /// ``removeAll()``.
-    public private(set) var skippedPairCount = 0
+    public internal(set) var skippedPairCount = 0
 
     /// - Parameters:
     ///   - dimension: p ≥ 1.

@@ -26,7 +26,7 @@ import NHGDSketches
 public struct NaturalHypergradient<Problem: BilevelProblem, Sketch: FisherSketch>: HypergradientEstimator {
     public var name: String { "nhgd" }
     /// The streaming Fisher estimate (explicit state: inspect or replace it freely).
-    public private(set) var sketch: Sketch
+    public internal(set) var sketch: Sketch
     /// λ ≥ 0, added to the diagonal.
     public let damping: Double
     /// The columns asked of the inner loop.

@@ -32,7 +32,7 @@ public struct NystromHypergradient<Problem: SecondOrderBilevelProblem>: Hypergra
     /// Estimates that reuse one approximation (1: rebuilt every estimate).
     public let refreshInterval: Int
     /// The approximation in use and the estimates made with it.
-    public private(set) var approximation: (nystrom: NystromApproximation, uses: Int)?
+    public internal(set) var approximation: (nystrom: NystromApproximation, uses: Int)?
 
     /// - Parameters:
     ///   - rank: k ≥ 1 (at most p, checked at the first estimate).

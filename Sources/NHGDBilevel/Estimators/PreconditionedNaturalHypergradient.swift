@@ -25,12 +25,12 @@ public struct PreconditionedNaturalHypergradient<Problem: SecondOrderBilevelProb
     HypergradientEstimator {
     public var name: String { "nhgd-pcg" }
     /// The sketch and the curvature columns it asks for.
-    public private(set) var natural: NaturalHypergradient<Problem, Sketch>
+    public internal(set) var natural: NaturalHypergradient<Problem, Sketch>
     /// K, PCG steps per estimate.
     public let steps: Int
     /// Minibatch of the Hessian-vector products (`nil`: all training data).
     public let batchSize: Int?
-    private var previousSolution: [Double]?
+    var previousSolution: [Double]?
 
     /// - Parameters:
     ///   - natural: NHGD's sketch, damping and column request.

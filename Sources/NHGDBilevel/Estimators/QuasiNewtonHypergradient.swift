@@ -57,9 +57,9 @@ public struct QuasiNewtonHypergradient<Problem: BilevelProblem>: HypergradientEs
     public let gradientTolerance: Double
 
     /// The L-BFGS memory after the last estimate.
-    public private(set) var inverseHessian: LBFGSInverseHessian?
+    public internal(set) var inverseHessian: LBFGSInverseHessian?
     /// The final quasi-Newton iterate `y_K` of the last estimate.
-    public private(set) var lastInnerIterate: [Double]?
+    public internal(set) var lastInnerIterate: [Double]?
 
     /// - Parameters:
     ///   - quasiNewtonSteps: K ≥ 1.

@@ -34,9 +34,9 @@ public struct SOBAHypergradient<Problem: SecondOrderBilevelProblem>: Hypergradie
     /// Minibatch of each Hessian-vector product (`nil`: all training data).
     public let batchSize: Int?
     /// The current `v` (≈ −H⁻¹∇ᵧf once converged); `nil` before the first estimate.
-    public private(set) var direction: [Double]?
+    public internal(set) var direction: [Double]?
     /// Estimates made since the last ``reset()`` (t of the step-size schedule).
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
 
     /// - Parameters:
     ///   - stepSize: ρ₀ > 0, finite (and below 2/L for the `v` recursion to converge).

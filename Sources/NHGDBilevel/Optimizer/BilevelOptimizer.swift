@@ -28,21 +28,24 @@ public struct BilevelOptimizer<Estimator: HypergradientEstimator> {
     public let problem: Problem
     public let configuration: BilevelOptimizerConfiguration
     /// The current outer variable (hyperparameters).
-    public private(set) var x: [Double]
+    public internal(set) var x: [Double]
     /// The current inner variable (model parameters).
-    public private(set) var y: [Double]
+    public internal(set) var y: [Double]
     /// Records of the outer iterations run so far.
-    public private(set) var trace: [OuterIterationRecord] = []
+    public internal(set) var trace: [OuterIterationRecord] = []
     /// Cumulative oracle calls.
-    public private(set) var oracleCalls = OracleCounts()
+    public internal(set) var oracleCalls = OracleCounts()
     /// Cumulative optimisation wall time in seconds.
-    public private(set) var seconds = 0.0
+    public internal(set) var seconds = 0.0
 
-    private let estimatorBox: EstimatorBox<Estimator>
-    private var rng: Xoshiro256StarStar
-    private var outerState: OuterUpdateState
-    private var sampler: MinibatchSampler
-    private var columnPlan: CurvatureColumnPlan?
+    // Everything below and above is the state a checkpoint holds
+    // (`BilevelOptimizer+Checkpoint.swift`), except the problem, the configuration and the
+    // workspace (scratch, fully rewritten before it is read).
+    let estimatorBox: EstimatorBox<Estimator>
+    var rng: Xoshiro256StarStar
+    var outerState: OuterUpdateState
+    var sampler: MinibatchSampler
+    var columnPlan: CurvatureColumnPlan?
     private let workspace: InnerWorkspace
 
     /// The estimator (a copy; the optimiser owns the live one).
@@ -323,8 +326,8 @@ final class SketchWorker<Estimator: HypergradientEstimator>: @unchecked Sendable
 /// reshuffled when exhausted. No allocation per draw.
 struct MinibatchSampler: Sendable {
     let batchSize: Int
-    private var permutation: [Int]
-    private var cursor: Int
+    var permutation: [Int]
+    var cursor: Int
 
     init(count n: Int, batchSize: Int, using rng: inout Xoshiro256StarStar) {
         self.batchSize = min(batchSize, n)

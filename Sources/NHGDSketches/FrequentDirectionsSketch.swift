@@ -36,7 +36,8 @@ import NHGDLinearAlgebra
 /// each rank of a ``Communicator`` holds its ``RowShard`` of the buffer's rows (and of the
 /// tracked diagonal), so memory per rank is ∝ p/R, and every rank is handed its rows of each
 /// block. What needs all p rows is a sum of per-rank parts: column norms (one allreduce of 2s
-/// doubles per ingest), the Gram matrix's new entries (one allreduce of m·s per block, k² per
+/// doubles per ingest), the Gram matrix's new entries (one allreduce of m·j for the j columns
+/// ingested since the last shrink or solve, when one of them borders it; k² per
 /// re-orthogonalising shrink), and a non-uniform capacitance. The shrink's eigendecomposition
 /// and the capacitance's Cholesky factor are computed once, on rank 0, and broadcast, so ranks
 /// cannot drift apart by rounding; rotations and forgetting are local. The one-process sketch
